@@ -1,0 +1,1 @@
+"""Dossier's domain: aggregates, their events, value objects and rules."""

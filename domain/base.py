@@ -1,0 +1,50 @@
+"""Base aggregate and event classes that stamp actor and firm on every event."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, CanInitAggregate
+
+from domain.actor import current_context
+
+
+class DossierEvent(Aggregate.Event):
+    """Every Dossier event carries the firm and the actor (as a plain dict)."""
+
+    firm_id: str
+    actor: dict[str, Any]
+
+    def about_client(self) -> UUID | None:
+        """The client this event is about, if any (used by the activity history)."""
+        return None
+
+
+class DossierCreated(Aggregate.Created, DossierEvent):
+    """Base class of the first event of a Dossier aggregate."""
+
+
+class DossierAggregate(Aggregate):
+    """An aggregate that belongs to one firm; its events record who acted."""
+
+    firm_id: str
+
+    @classmethod
+    def _create(
+        cls,
+        event_class: type[CanInitAggregate[UUID]],
+        *,
+        id: UUID | None = None,  # noqa: A002
+        **kwargs: Any,
+    ) -> Self:
+        ctx = current_context()
+        kwargs.setdefault("firm_id", ctx.firm_id)
+        kwargs.setdefault("actor", ctx.actor.to_dict())
+        return super()._create(event_class, id=id, **kwargs)
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        ctx = current_context()
+        kwargs.setdefault("firm_id", ctx.firm_id)
+        kwargs.setdefault("actor", ctx.actor.to_dict())
+        super().trigger_event(event_class, **kwargs)

@@ -1,0 +1,1 @@
+"""Composition root: settings, storage, application service, runners, auth, web app, CLI."""

@@ -1,0 +1,81 @@
+"""Builds and closes the long-lived resources: event store, read-model engine, runner."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import structlog
+
+from infra.database import DatabaseConfig, create_engine, ensure_schema
+from infra.eventstore import EventStore
+from infra.runner import ProjectionRunner
+from infra.service import DossierService
+from infra.settings import Settings
+from projections.registry import all_projections
+from projections.tables import metadata
+
+log = structlog.get_logger(__name__)
+
+
+class Container:
+    """Everything a process needs to serve Dossier; nothing connects before `open()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = DatabaseConfig.parse(settings.database_url)
+        self._store: EventStore | None = None
+        self._engine: sa.Engine | None = None
+        self._runner: ProjectionRunner | None = None
+        self._service: DossierService | None = None
+
+    def open(self, *, start_projections: bool | None = None) -> Container:
+        ensure_schema(self.db)
+        self._engine = create_engine(self.db)
+        metadata.create_all(self._engine)
+        self._store = EventStore(env=self.db.eventsourcing_env())
+        self._runner = ProjectionRunner(
+            self._store,
+            self._engine,
+            all_projections(),
+            poll_interval=self.settings.poll_interval,
+        )
+        self._service = DossierService(self._store)
+        run = self.settings.run_projections if start_projections is None else start_projections
+        if run:
+            self._store.on_saved = self._runner.wake
+            self._runner.start()
+        log.info("container_opened", backend=self.db.backend, projections_in_process=run)
+        return self
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+        if self._store is not None:
+            self._store.close()
+        if self._engine is not None:
+            self._engine.dispose()
+        self._store = self._engine = self._runner = self._service = None
+
+    @property
+    def store(self) -> EventStore:
+        assert self._store is not None, "container is not open"
+        return self._store
+
+    @property
+    def engine(self) -> sa.Engine:
+        assert self._engine is not None, "container is not open"
+        return self._engine
+
+    @property
+    def runner(self) -> ProjectionRunner:
+        assert self._runner is not None, "container is not open"
+        return self._runner
+
+    @property
+    def service(self) -> DossierService:
+        assert self._service is not None, "container is not open"
+        return self._service
+
+    def wait_for(self, position: int | None) -> None:
+        """Read-your-writes: wait until the read models include `position`."""
+        if position is not None:
+            self.runner.wait_for(position, self.settings.read_your_writes_timeout)

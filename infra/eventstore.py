@@ -1,0 +1,49 @@
+"""The event store: an eventsourcing Application with aggregate cache and snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Recording
+
+from domain.client import Client
+from domain.comment import Comment
+from domain.contact import Contact
+from domain.staff import StaffMember
+
+SNAPSHOT_INTERVAL = 100
+AGGREGATE_CACHE_SIZE = 10_000
+
+
+class EventStore(Application[UUID]):
+    """Dossier's event store; `on_saved` is called with the last position after every save."""
+
+    name = "Dossier"
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": str(AGGREGATE_CACHE_SIZE),
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
+    }
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Client: SNAPSHOT_INTERVAL,
+        Contact: SNAPSHOT_INTERVAL,
+        Comment: SNAPSHOT_INTERVAL,
+        StaffMember: SNAPSHOT_INTERVAL,
+    }
+
+    def __init__(
+        self, env: dict[str, str] | None = None, on_saved: Callable[[int], None] | None = None
+    ) -> None:
+        super().__init__(env)
+        self.on_saved = on_saved
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if recordings and self.on_saved is not None:
+            self.on_saved(max(r.notification.id for r in recordings))
+
+    def head(self) -> int:
+        """The position of the last recorded event (0 for an empty store)."""
+        return self.recorder.max_notification_id() or 0

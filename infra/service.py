@@ -1,0 +1,330 @@
+"""The application service: commands take ids and plain values and return ids.
+
+Every command runs inside `domain.actor.acting_as(...)`, which stamps the actor and firm on
+the events and supplies the role used for visibility. Expected failures are domain
+exceptions; nothing here knows about HTTP or GraphQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain.access import can_see_client
+from domain.actor import current_context
+from domain.base import DossierAggregate
+from domain.client import Client
+from domain.comment import Comment
+from domain.contact import Contact
+from domain.errors import InvalidInput, NotFound, VersionConflict
+from domain.idempotency import IdempotencyRecord, idempotency_id
+from domain.staff import StaffMember, staff_member_id
+from domain.values import ClientType, StaffRole
+from infra.eventstore import EventStore
+
+A = TypeVar("A", bound=DossierAggregate)
+
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the ids it touched and the last position it recorded."""
+
+    ids: dict[str, str]
+    position: int | None = None
+    replayed: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Change:
+    """Aggregates with pending events and the ids a command reports."""
+
+    aggregates: list[DossierAggregate]
+    ids: dict[str, str]
+
+
+class DossierService:
+    """Commands on clients, contacts, staff and comments."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    # Loading ----------------------------------------------------------------
+
+    def _get(self, kind: type[A], aggregate_id: UUID, label: str) -> A:
+        try:
+            aggregate = self.store.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(label, str(aggregate_id)) from None
+        if not isinstance(aggregate, kind) or aggregate.firm_id != current_context().firm_id:
+            raise NotFound(label, str(aggregate_id))
+        return aggregate
+
+    def visible_client(self, client_id: UUID) -> Client:
+        """The client, if it exists in the actor's firm and the actor may see it."""
+        client = self._get(Client, client_id, "Client")
+        ctx = current_context()
+        if not can_see_client(ctx.role, ctx.actor.id, client.team):
+            raise NotFound("Client", str(client_id))
+        return client
+
+    def get_contact(self, contact_id: UUID) -> Contact:
+        return self._get(Contact, contact_id, "Contact")
+
+    def find_staff(self, user_id: str) -> StaffMember | None:
+        try:
+            return self._get(
+                StaffMember, staff_member_id(current_context().firm_id, user_id), "StaffMember"
+            )
+        except NotFound:
+            return None
+
+    # The unit of work -------------------------------------------------------
+
+    def _run(self, operation: str, key: str | None, build: Callable[[], Change]) -> Outcome:
+        """Build a change and save it atomically, with its idempotency record if a key is given.
+
+        Concurrent writers are retried (the change is rebuilt from fresh state, so an
+        expectedVersion check then reports the conflict).
+        """
+        ctx = current_context()
+        record_id = idempotency_id(ctx.firm_id, ctx.actor.id, key) if key else None
+        for attempt in range(MAX_ATTEMPTS):
+            if record_id is not None:
+                replay = self._replay(record_id, operation)
+                if replay is not None:
+                    return replay
+            change = build()
+            pending = [a for a in change.aggregates if a.pending_events]
+            if key is not None:
+                if len(key) > 200:
+                    raise InvalidInput("input.idempotencyKey", "idempotencyKey is too long")
+                pending.append(
+                    IdempotencyRecord.record(
+                        firm_id=ctx.firm_id,
+                        viewer_id=ctx.actor.id,
+                        key=key,
+                        operation=operation,
+                        result=change.ids,
+                    )
+                )
+            if not pending:
+                return Outcome(change.ids)
+            try:
+                recordings = self.store.save(*pending)
+            except IntegrityError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                continue
+            position = max(r.notification.id for r in recordings) if recordings else None
+            return Outcome(change.ids, position)
+        raise AssertionError("unreachable")
+
+    def _replay(self, record_id: UUID, operation: str) -> Outcome | None:
+        try:
+            record = self.store.repository.get(record_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(record, IdempotencyRecord)
+        if record.operation != operation:
+            raise InvalidInput(
+                "input.idempotencyKey", "this idempotencyKey was already used for another mutation"
+            )
+        return Outcome(dict(record.result), replayed=True)
+
+    # Staff ------------------------------------------------------------------
+
+    def add_staff_member(
+        self, *, user_id: str, name: str, email: str, role: StaffRole, key: str | None = None
+    ) -> Outcome:
+        ctx = current_context()
+
+        def build() -> Change:
+            member = StaffMember.add(
+                firm_id=ctx.firm_id, user_id=user_id, name=name, email=email, role=role
+            )
+            existing = self.find_staff(member.user_id)
+            if existing is not None:
+                raise VersionConflict(
+                    0, existing.version, f"{member.user_id} is already a member of the staff"
+                )
+            return Change([member], {"staff_member_id": str(member.id)})
+
+        return self._run("addStaffMember", key, build)
+
+    # Clients ----------------------------------------------------------------
+
+    def register_client(
+        self,
+        *,
+        name: str,
+        client_type: ClientType,
+        tags: list[str] | None = None,
+        address: dict[str, str | None] | None = None,
+        custom_fields: list[tuple[str, str | None]] | None = None,
+        key: str | None = None,
+    ) -> Outcome:
+        def build() -> Change:
+            client = Client.register(
+                name=name,
+                client_type=client_type,
+                tags=tags,
+                address=address,
+                custom_fields=custom_fields,
+            )
+            return Change([client], {"client_id": str(client.id)})
+
+        return self._run("registerClient", key, build)
+
+    def _client_change(
+        self,
+        operation: str,
+        client_id: UUID,
+        expected_version: int | None,
+        key: str | None,
+        change: Callable[[Client], None],
+    ) -> Outcome:
+        def build() -> Change:
+            client = self.visible_client(client_id)
+            client.check_version(expected_version)
+            change(client)
+            return Change([client], {"client_id": str(client.id)})
+
+        return self._run(operation, key, build)
+
+    def update_client_details(
+        self,
+        client_id: UUID,
+        *,
+        expected_version: int | None = None,
+        name: str | None = None,
+        client_type: ClientType | None = None,
+        tags: list[str] | None = None,
+        address: dict[str, str | None] | None = None,
+        custom_fields: list[tuple[str, str | None]] | None = None,
+        key: str | None = None,
+    ) -> Outcome:
+        return self._client_change(
+            "updateClientDetails",
+            client_id,
+            expected_version,
+            key,
+            lambda c: c.update_details(
+                name=name,
+                client_type=client_type,
+                tags=tags,
+                address=address,
+                custom_fields=custom_fields,
+            ),
+        )
+
+    def link_contact(
+        self,
+        client_id: UUID,
+        *,
+        contact_id: UUID | None = None,
+        new_contact: dict[str, Any] | None = None,
+        description: str | None = None,
+        expected_version: int | None = None,
+        key: str | None = None,
+    ) -> Outcome:
+        """Link an existing contact, or create one and link it, in one atomic save."""
+        if (contact_id is None) == (new_contact is None):
+            raise InvalidInput("input", "give exactly one of contactId and newContact")
+
+        def build() -> Change:
+            client = self.visible_client(client_id)
+            client.check_version(expected_version)
+            if contact_id is not None:
+                contact = self.get_contact(contact_id)
+            else:
+                assert new_contact is not None
+                contact = Contact.create(**new_contact)
+            client.link_contact(contact.id, description)
+            ids = {"client_id": str(client.id), "contact_id": str(contact.id)}
+            return Change([contact, client], ids)
+
+        return self._run("linkContact", key, build)
+
+    def unlink_contact(
+        self,
+        client_id: UUID,
+        contact_id: UUID,
+        *,
+        expected_version: int | None = None,
+        key: str | None = None,
+    ) -> Outcome:
+        return self._client_change(
+            "unlinkContact",
+            client_id,
+            expected_version,
+            key,
+            lambda c: c.unlink_contact(contact_id),
+        )
+
+    def assign_team_member(
+        self,
+        client_id: UUID,
+        user_id: str,
+        *,
+        expected_version: int | None = None,
+        key: str | None = None,
+    ) -> Outcome:
+        def assign(client: Client) -> None:
+            if self.find_staff(user_id) is None:
+                raise NotFound("StaffMember", user_id)
+            client.assign_team_member(user_id)
+
+        return self._client_change("assignTeamMember", client_id, expected_version, key, assign)
+
+    def remove_team_member(
+        self,
+        client_id: UUID,
+        user_id: str,
+        *,
+        expected_version: int | None = None,
+        key: str | None = None,
+    ) -> Outcome:
+        return self._client_change(
+            "removeTeamMember",
+            client_id,
+            expected_version,
+            key,
+            lambda c: c.remove_team_member(user_id),
+        )
+
+    def put_client_on_hold(
+        self,
+        client_id: UUID,
+        *,
+        reason: str | None = None,
+        expected_version: int | None = None,
+        key: str | None = None,
+    ) -> Outcome:
+        return self._client_change(
+            "putClientOnHold", client_id, expected_version, key, lambda c: c.put_on_hold(reason)
+        )
+
+    def release_client_hold(
+        self, client_id: UUID, *, expected_version: int | None = None, key: str | None = None
+    ) -> Outcome:
+        return self._client_change(
+            "releaseClientHold", client_id, expected_version, key, lambda c: c.release_hold()
+        )
+
+    # Comments ---------------------------------------------------------------
+
+    def add_comment(self, client_id: UUID, body: str, *, key: str | None = None) -> Outcome:
+        def build() -> Change:
+            client = self.visible_client(client_id)
+            comment = Comment.add(client_id=client.id, body=body)
+            return Change([comment], {"client_id": str(client.id), "comment_id": str(comment.id)})
+
+        return self._run("addComment", key, build)

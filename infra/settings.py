@@ -1,0 +1,71 @@
+"""Settings from DOSSIER_* environment variables, read in this one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class SettingsError(ValueError):
+    """A DOSSIER_* variable has a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process is configured with."""
+
+    database_url: str = field(default_factory=lambda: f"sqlite:///{DEFAULT_VAR_DIR / 'dossier.db'}")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    jwt_secret: str | None = None
+    env: str = "development"
+    run_projections: bool = True
+    read_your_writes_timeout: float = 10.0
+    poll_interval: float = 0.2
+    readiness_max_lag: int = 1000
+    max_query_depth: int = 12
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def get(name: str) -> str | None:
+            value = env.get(f"DOSSIER_{name}")
+            return value if value not in (None, "") else None
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return float(raw)
+            except ValueError:
+                raise SettingsError(f"DOSSIER_{name} must be a number, not {raw!r}") from None
+
+        mode = (get("ENV") or defaults.env).lower()
+        if mode not in ("development", "production"):
+            raise SettingsError(f"DOSSIER_ENV must be development or production, not {mode!r}")
+        url = get("DATABASE_URL") or defaults.database_url
+        if not url.startswith(("sqlite:", "postgresql:", "postgres:", "postgresql+psycopg:")):
+            raise SettingsError("DOSSIER_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        return cls(
+            database_url=url,
+            host=get("HOST") or defaults.host,
+            port=int(number("PORT", defaults.port)),
+            jwt_secret=get("JWT_SECRET"),
+            env=mode,
+            run_projections=(get("RUN_PROJECTIONS") or "true").lower() not in ("0", "false", "no"),
+            read_your_writes_timeout=number("READ_YOUR_WRITES_TIMEOUT", 10.0),
+            poll_interval=number("POLL_INTERVAL", defaults.poll_interval),
+            readiness_max_lag=int(number("READINESS_MAX_LAG", defaults.readiness_max_lag)),
+            max_query_depth=int(number("MAX_QUERY_DEPTH", defaults.max_query_depth)),
+        )

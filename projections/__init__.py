@@ -1,0 +1,1 @@
+"""Read models: one projection per read model, and the tables they write."""
