@@ -16,7 +16,14 @@ from domain.base import DossierEvent
 Handler = Callable[[Any, sa.Connection, Any, int], None]
 H = TypeVar("H", bound=Handler)
 
-_BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic", "firm_id"}
+_BOOKKEEPING = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "firm_id",
+    "actor",
+}
 
 
 def handles(*event_classes: type[DossierEvent]) -> Callable[[H], H]:

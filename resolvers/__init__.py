@@ -1,0 +1,1 @@
+"""Query and mutation resolvers, dataloaders and authorization checks."""

@@ -1,0 +1,1 @@
+"""Strawberry types, inputs and unions, and the assembled schema."""

@@ -1,0 +1,158 @@
+"""The Starlette application: GraphQL (with GraphiQL), health and readiness, request ids."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from infra.auth import AuthError, TokenIssuer
+from infra.container import Container
+from infra.runner import tracking_positions
+from infra.settings import Settings
+from resolvers.context import RequestContext
+from schema.schema import build_schema
+
+log = structlog.get_logger(__name__)
+
+
+class RequestIdMiddleware:
+    """Gives every HTTP request an id (X-Request-ID), binds it to the logs, logs the outcome."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = headers.get(b"x-request-id", b"").decode() or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                log.info(
+                    "request",
+                    method=scope.get("method"),
+                    path=scope.get("path"),
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+class DossierGraphQL(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI app with Dossier's per-request context."""
+
+    def __init__(self, container: Container, issuer: TokenIssuer, **kwargs: Any) -> None:
+        schema = build_schema(
+            production=container.settings.production,
+            max_depth=container.settings.max_query_depth,
+        )
+        super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
+        self.container = container
+        self.issuer = issuer
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> RequestContext:
+        viewer, problem = None, None
+        try:
+            viewer = self.issuer.viewer_from_header(request.headers.get("authorization"))
+        except AuthError as error:
+            problem = str(error)
+        return RequestContext(
+            ports=self.container,
+            viewer=viewer,
+            auth_error=problem,
+            request_id=request.scope.get("state", {}).get("request_id"),
+        )
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
+    """The ASGI app; the container is opened in the lifespan and closed at shutdown."""
+    settings = settings or Settings.from_env()
+    if not settings.jwt_secret:
+        raise ValueError("DOSSIER_JWT_SECRET must be set (./scripts/serve generates one)")
+    container = container or Container(settings)
+    issuer = TokenIssuer(settings.jwt_secret)
+    graphql = DossierGraphQL(container, issuer)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(container.open)
+        log.info("started", backend=container.db.backend)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(container.close)
+            log.info("stopped")
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        def check() -> dict[str, Any]:
+            head = container.store.head()
+            names = [p.name for p in container.runner.projections]
+            positions = tracking_positions(container.engine, names)
+            lag = head - min(positions.values(), default=head)
+            failed = container.runner.error is not None
+            return {
+                "status": "ready" if lag <= settings.readiness_max_lag and not failed else "lagging",
+                "head": head,
+                "projections": positions,
+                "lag": lag,
+                "failed": str(container.runner.error) if failed else None,
+            }
+
+        try:
+            report = await anyio.to_thread.run_sync(check)
+        except Exception as error:  # the store is unreachable
+            return JSONResponse({"status": "unavailable", "error": str(error)}, status_code=503)
+        return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)
+
+    async def index(_request: Request) -> Response:
+        return RedirectResponse("/graphql")
+
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    app.state.issuer = issuer
+    app.add_middleware(RequestIdMiddleware)
+    return app

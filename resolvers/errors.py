@@ -1,0 +1,24 @@
+"""Top-level GraphQL errors with an extensions.code."""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+
+
+def unauthenticated(message: str = "a valid bearer token is required") -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "UNAUTHENTICATED"})
+
+
+def forbidden(message: str = "you are not allowed to do this") -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "FORBIDDEN"})
+
+
+def bad_input(message: str, argument: str | None = None) -> GraphQLError:
+    extensions: dict[str, object] = {"code": "BAD_USER_INPUT"}
+    if argument is not None:
+        extensions["argument"] = argument
+    return GraphQLError(message, extensions=extensions)
+
+
+def unavailable(message: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": "SERVICE_UNAVAILABLE"})

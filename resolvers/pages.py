@@ -1,0 +1,276 @@
+"""Relay connection pages: arguments, cursors and the batched page queries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from strawberry.dataloader import DataLoader
+
+from projections.tables import activity, client_search, client_tags, clients, comments, team
+from resolvers.errors import bad_input
+from resolvers.ids import decode_cursor, encode_cursor, uuid_of
+from resolvers.loaders import Loaders
+from resolvers.visibility import visible_activity, visible_clients
+
+MAX_PAGE = 100
+
+
+def check_first(first: int | None, default: int) -> int:
+    """The page size; more than 100 (or negative) is a top-level input error."""
+    size = default if first is None else first
+    if size < 0 or size > MAX_PAGE:
+        raise bad_input(f"first must be between 0 and {MAX_PAGE}, got {size}", "first")
+    return size
+
+
+def position_after(after: str | None) -> int | None:
+    """The position inside a cursor (or a bare position string)."""
+    if after is None:
+        return None
+    if after.isdigit():
+        return int(after)
+    try:
+        value = decode_cursor(after)
+    except ValueError:
+        raise bad_input("after is not a valid cursor", "after") from None
+    if not isinstance(value, int):
+        raise bad_input("after is not a valid cursor", "after")
+    return value
+
+
+@dataclass
+class Page:
+    """One page of rows with their cursors."""
+
+    rows: list[Any]
+    cursors: list[str]
+    has_next: bool
+    has_previous: bool
+    total: int | None
+
+    @classmethod
+    def of(
+        cls,
+        rows: Sequence[Any],
+        first: int,
+        cursor_of: Any,
+        *,
+        after: str | None,
+        total: int | None,
+    ) -> Page:
+        shown = list(rows[:first])
+        return cls(
+            rows=shown,
+            cursors=[encode_cursor(cursor_of(row)) for row in shown],
+            has_next=len(rows) > first,
+            has_previous=after is not None,
+            total=total,
+        )
+
+
+@dataclass(frozen=True)
+class ActivityArgs:
+    """Hashable activity filter arguments."""
+
+    types: tuple[str, ...] | None = None
+    client_ids: tuple[str, ...] | None = None
+    actor_ids: tuple[str, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    extra: tuple[Any, ...] = field(default=())
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        conds: list[sa.ColumnElement[bool]] = []
+        if self.types is not None:
+            conds.append(activity.c.type.in_(self.types))
+        if self.client_ids is not None:
+            local = [str(u) for g in self.client_ids if (u := uuid_of(g, "Client")) is not None]
+            conds.append(activity.c.client_id.in_(local))
+        if self.actor_ids is not None:
+            conds.append(activity.c.actor_id.in_(self.actor_ids))
+        if self.since is not None:
+            conds.append(activity.c.occurred_at >= self.since)
+        if self.until is not None:
+            conds.append(activity.c.occurred_at <= self.until)
+        return conds
+
+
+def _ranked_pages(
+    conn: sa.Connection,
+    table: sa.Table,
+    client_ids: list[str],
+    first: int,
+    after: int | None,
+    extra: Sequence[sa.ColumnElement[bool]],
+) -> tuple[dict[str, list[Any]], dict[str, int]]:
+    """Newest-first pages of `table` for many clients in one statement, plus totals."""
+    conds = [table.c.client_id.in_(client_ids), *extra]
+    page_conds = list(conds)
+    if after is not None:
+        page_conds.append(table.c.position < after)
+    ranked = (
+        sa.select(
+            table,
+            sa.func.row_number()
+            .over(partition_by=table.c.client_id, order_by=table.c.position.desc())
+            .label("rank"),
+        )
+        .where(*page_conds)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(ranked)
+        .where(ranked.c.rank <= first + 1)
+        .order_by(ranked.c.client_id, ranked.c.position.desc())
+    ).all()
+    totals = conn.execute(
+        sa.select(table.c.client_id, sa.func.count()).where(*conds).group_by(table.c.client_id)
+    ).all()
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[row.client_id].append(row)
+    return grouped, {str(cid): int(n) for cid, n in totals}
+
+
+class PageLoaders:
+    """Loaders for per-client pages, keyed by (client id, arguments)."""
+
+    def __init__(self, loaders: Loaders) -> None:
+        self.loaders = loaders
+        self.comments = DataLoader(load_fn=self._load_comments)
+        self.activity = DataLoader(load_fn=self._load_activity)
+
+    async def _load_comments(self, keys: list[tuple[str, int, str | None]]) -> list[Page]:
+        viewer = self.loaders.viewer
+        return await self._load(
+            comments, keys, lambda _args: [comments.c.firm_id == viewer.firm_id]
+        )
+
+    async def _load_activity(
+        self, keys: list[tuple[str, int, str | None, ActivityArgs]]
+    ) -> list[Page]:
+        viewer = self.loaders.viewer
+        return await self._load(
+            activity, keys, lambda args: [visible_activity(viewer), *args[0].conditions()]
+        )
+
+    async def _load(
+        self, table: sa.Table, keys: list[Any], conditions: Any
+    ) -> list[Page]:
+        groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
+        for client_id, *args in keys:
+            groups[tuple(args)].append(client_id)
+
+        def fetch(conn: sa.Connection) -> dict[tuple[Any, ...], Page]:
+            pages: dict[tuple[Any, ...], Page] = {}
+            for args, client_ids in groups.items():
+                first, after = args[0], args[1]
+                rows, totals = _ranked_pages(
+                    conn, table, client_ids, first, position_after(after), conditions(args[2:])
+                )
+                for client_id in client_ids:
+                    pages[(client_id, *args)] = Page.of(
+                        rows.get(client_id, []),
+                        first,
+                        lambda r: r.position,
+                        after=after,
+                        total=totals.get(client_id, 0),
+                    )
+            return pages
+
+        found = await self.loaders.run(fetch)
+        return [found[tuple(key)] for key in keys]
+
+
+async def firm_activity_page(
+    loaders: Loaders, first: int, after: str | None, args: ActivityArgs
+) -> Page:
+    """The firm-wide activity the viewer may see, newest first."""
+    viewer = loaders.viewer
+    before = position_after(after)
+    conds = [visible_activity(viewer), *args.conditions()]
+
+    def fetch(conn: sa.Connection) -> Page:
+        page_conds = list(conds)
+        if before is not None:
+            page_conds.append(activity.c.position < before)
+        rows = conn.execute(
+            sa.select(activity).where(*page_conds).order_by(activity.c.position.desc()).limit(first + 1)
+        ).all()
+        total = conn.execute(sa.select(sa.func.count()).select_from(activity).where(*conds)).scalar_one()
+        return Page.of(rows, first, lambda r: r.position, after=after, total=int(total))
+
+    return await loaders.run(fetch)
+
+
+@dataclass(frozen=True)
+class ClientFilter:
+    """The filters of Query.clients."""
+
+    search: str | None = None
+    tags: tuple[str, ...] | None = None
+    on_hold: bool | None = None
+    assigned_to: str | None = None
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+async def clients_page(
+    loaders: Loaders, first: int, after: str | None, flt: ClientFilter
+) -> Page:
+    """Clients the viewer may see, by name, filtered."""
+    viewer = loaders.viewer
+    conds: list[sa.ColumnElement[bool]] = [visible_clients(viewer)]
+    if flt.search is not None and flt.search.strip():
+        matches = sa.select(client_search.c.client_id).where(
+            client_search.c.firm_id == viewer.firm_id,
+            client_search.c.term.like(_like_pattern(flt.search.strip()), escape="\\"),
+        )
+        conds.append(clients.c.id.in_(matches))
+    for tag in flt.tags or ():
+        tagged = sa.select(client_tags.c.client_id).where(
+            client_tags.c.firm_id == viewer.firm_id, client_tags.c.tag_key == tag.strip().lower()
+        )
+        conds.append(clients.c.id.in_(tagged))
+    if flt.on_hold is not None:
+        conds.append(clients.c.on_hold == flt.on_hold)
+    if flt.assigned_to is not None:
+        assigned = sa.select(team.c.client_id).where(
+            team.c.firm_id == viewer.firm_id, team.c.user_id == flt.assigned_to
+        )
+        conds.append(clients.c.id.in_(assigned))
+    start: tuple[str, str] | None = None
+    if after is not None:
+        try:
+            value = decode_cursor(after)
+        except ValueError:
+            raise bad_input("after is not a valid cursor", "after") from None
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+            raise bad_input("after is not a valid cursor", "after")
+        start = (value[0], value[1])
+
+    def fetch(conn: sa.Connection) -> Page:
+        page_conds = list(conds)
+        if start is not None:
+            page_conds.append(sa.tuple_(clients.c.name_key, clients.c.id) > sa.tuple_(*start))
+        rows = conn.execute(
+            sa.select(clients)
+            .where(*page_conds)
+            .order_by(clients.c.name_key, clients.c.id)
+            .limit(first + 1)
+        ).all()
+        total = conn.execute(sa.select(sa.func.count()).select_from(clients).where(*conds)).scalar_one()
+        return Page.of(rows, first, lambda r: [r.name_key, r.id], after=after, total=int(total))
+
+    page = await loaders.run(fetch)
+    for row in page.rows:
+        loaders.client.prime(row.id, row)
+    return page

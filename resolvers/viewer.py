@@ -1,0 +1,42 @@
+"""The authenticated viewer of a request and what its role allows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain import access
+from domain.actor import Actor, ActorKind
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, from the verified token's claims."""
+
+    user_id: str
+    firm_id: str
+    role: str
+    name: str | None = None
+    contact_id: str | None = None
+    impersonated_by: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        kind = ActorKind.CONTACT if self.role == "contact" else ActorKind.STAFF
+        return Actor(
+            id=self.user_id, kind=kind, name=self.name, impersonated_by=self.impersonated_by
+        )
+
+    @property
+    def is_staff(self) -> bool:
+        return access.is_staff(self.role)
+
+    @property
+    def sees_all_clients(self) -> bool:
+        return access.sees_all_clients(self.role)
+
+    @property
+    def visibility_key(self) -> tuple[str, str]:
+        """Viewers with equal keys see exactly the same data."""
+        if self.sees_all_clients:
+            return (self.firm_id, "firm")
+        return (self.firm_id, f"user:{self.user_id}")

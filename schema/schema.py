@@ -1,0 +1,62 @@
+"""The assembled strawberry.Schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from strawberry.file_uploads import Upload
+from strawberry.types import ExecutionContext
+
+from schema.mutation import Mutation
+from schema.query import Query
+from schema.types import ActivityEntry, Client, Comment, Contact, StaffMember
+
+DEFAULT_MAX_DEPTH = 12
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """Errors we raise on purpose (with a code) and GraphQL's own validation errors."""
+    if error.original_error is None:
+        return True
+    return bool(error.extensions and "code" in error.extensions)
+
+
+class DossierSchema(strawberry.Schema):
+    """Logs only unexpected errors: auth, validation and input errors are the caller's."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [e for e in errors if not is_expected(e)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+def build_schema(
+    *, production: bool = False, max_depth: int = DEFAULT_MAX_DEPTH
+) -> strawberry.Schema:
+    """The schema; in production unexpected errors are masked."""
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+    ]
+    if production:
+        extensions.append(
+            lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e))
+        )
+    return DossierSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Client, Contact, StaffMember, Comment, ActivityEntry, Upload],
+        extensions=extensions,
+    )
+
+
+schema = build_schema()
+
+
+def sdl() -> str:
+    """The exported SDL (schema/schema.graphql)."""
+    return schema.as_str() + "\n"
+
