@@ -1,0 +1,114 @@
+"""End-to-end fixtures: the ASGI app over HTTP, in-process or under a real uvicorn server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from asgi_lifespan import LifespanManager
+
+from infra.auth import TokenIssuer
+from infra.settings import Settings
+from infra.web import create_app
+
+SECRET = "test-secret-that-is-long-enough-for-hs256!!"
+FIRM = "firm-a"
+
+
+@dataclass
+class Api:
+    """A GraphQL client bound to one app, with helpers to act as different viewers."""
+
+    client: httpx.AsyncClient
+    issuer: TokenIssuer
+    app: Any
+
+    def token(self, sub: str = "owner-1", role: str = "owner", firm: str = FIRM, **claims: Any) -> str:
+        return self.issuer.issue(sub=sub, firm=firm, role=role, name=claims.pop("name", sub), **claims)
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        as_user: tuple[str, str] | None = None,
+        firm: str = FIRM,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST a query; by default as the firm's owner (sub owner-1)."""
+        if token is None:
+            sub, role = as_user or ("owner-1", "owner")
+            token = self.token(sub=sub, role=role, firm=firm)
+        all_headers = {"authorization": f"Bearer {token}", **(headers or {})}
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    @property
+    def container(self) -> Any:
+        return self.app.state.container
+
+    def event_count(self) -> int:
+        """How many events the store holds (to check that bad input recorded nothing)."""
+        return int(self.container.store.head())
+
+
+def make_settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, jwt_secret=SECRET, poll_interval=0.05)
+
+
+@pytest.fixture
+async def api(database_url: str) -> AsyncIterator[Api]:
+    """The app served in-process through httpx's ASGI transport, on both backends."""
+    app = create_app(make_settings(database_url))
+    async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dossier.test") as client:
+            yield Api(client=client, issuer=TokenIssuer(SECRET), app=app)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn server in a background thread."""
+
+    url: str
+    app: Any
+    issuer: TokenIssuer
+
+    def token(self, sub: str = "owner-1", role: str = "owner", firm: str = FIRM) -> str:
+        return self.issuer.issue(sub=sub, firm=firm, role=role, name=sub)
+
+
+@pytest.fixture
+def live_server(database_url: str) -> Iterator[LiveServer]:
+    """The app under a real uvicorn server on a free loopback port."""
+    app = create_app(make_settings(database_url))
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, issuer=TokenIssuer(SECRET))
+    server.should_exit = True
+    thread.join(30)
