@@ -1,0 +1,118 @@
+"""The demo firm that `./scripts/serve` seeds into an empty store."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from domain.actor import Actor, ActorKind, acting_as
+from domain.values import ClientType, StaffRole
+from infra.container import Container
+
+DEMO_FIRM = "demo-firm"
+DEMO_OWNER = "demo-owner"
+DEMO_OWNER_NAME = "Dana Whitfield"
+
+STAFF = [
+    (DEMO_OWNER, DEMO_OWNER_NAME, "dana@whitfield-cpa.example", StaffRole.OWNER),
+    ("demo-admin", "Ravi Patel", "ravi@whitfield-cpa.example", StaffRole.ADMIN),
+    ("demo-manager", "Lena Novak", "lena@whitfield-cpa.example", StaffRole.MANAGER),
+    ("demo-agent-1", "Tom Becker", "tom@whitfield-cpa.example", StaffRole.AGENT),
+    ("demo-agent-2", "Mia Santos", "mia@whitfield-cpa.example", StaffRole.AGENT),
+    ("demo-watcher", "Omar Haddad", "omar@whitfield-cpa.example", StaffRole.WATCHER),
+]
+
+CLIENTS: list[dict[str, object]] = [
+    {"name": "Acme Manufacturing Ltd", "type": ClientType.COMPANY, "tags": ["vip", "payroll"],
+     "address": {"line1": "12 Foundry Road", "city": "Leeds", "postal_code": "LS1 4AB", "country": "GB"},
+     "custom": [("VAT number", "GB123456789"), ("Year end", "31 March")]},
+    {"name": "Blue Harbor Cafe", "type": ClientType.COMPANY, "tags": ["bookkeeping"],
+     "address": {"line1": "3 Quay Street", "city": "Bristol", "country": "GB"}},
+    {"name": "Carla Mendes", "type": ClientType.INDIVIDUAL, "tags": ["tax-return"],
+     "address": {"line1": "88 Elm Avenue", "city": "Porto", "country": "PT"}},
+    {"name": "Delta Logistics GmbH", "type": ClientType.COMPANY, "tags": ["vip", "audit"],
+     "address": {"line1": "Hafenstrasse 5", "city": "Hamburg", "postal_code": "20457", "country": "DE"}},
+    {"name": "Evergreen Trust", "type": ClientType.OTHER, "tags": ["trust"]},
+    {"name": "Foxglove Design Studio", "type": ClientType.COMPANY, "tags": ["bookkeeping", "payroll"],
+     "address": {"line1": "21 Mill Lane", "city": "Manchester", "country": "GB"}},
+    {"name": "George Whitaker", "type": ClientType.INDIVIDUAL, "tags": ["tax-return"]},
+    {"name": "Harbor & Pine LLP", "type": ClientType.COMPANY, "tags": ["audit"],
+     "address": {"line1": "1 Pine Court", "city": "Edinburgh", "country": "GB"}},
+    {"name": "Iris Chen", "type": ClientType.INDIVIDUAL, "tags": ["tax-return", "vip"],
+     "address": {"line1": "7 Orchard Row", "city": "Cambridge", "country": "GB"}},
+    {"name": "Juniper Foods Co", "type": ClientType.COMPANY, "tags": ["payroll"],
+     "address": {"line1": "40 Market Square", "city": "York", "country": "GB"}},
+    {"name": "Kestrel Ventures", "type": ClientType.COMPANY, "tags": ["advisory"]},
+    {"name": "Lumen Charity Foundation", "type": ClientType.OTHER, "tags": ["audit", "nonprofit"],
+     "address": {"line1": "9 Chapel Walk", "city": "Sheffield", "country": "GB"}},
+]
+
+FIRST_NAMES = ["Alice", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jack"]
+LAST_NAMES = ["Turner", "Okafor", "Lindqvist", "Moreau", "Kowalski", "Rossi", "Nakamura", "Byrne"]
+ROLES = ["Director", "Finance manager", "Owner", "Bookkeeper", "Spouse", "Company secretary"]
+COMMENTS = [
+    "Sent the engagement letter for this year.",
+    "Waiting for bank statements for Q3.",
+    "Payroll run confirmed for the 25th.",
+    "Client asked about R&D tax credits; follow up next week.",
+    "Records received, starting the review.",
+]
+
+
+def seed_demo_firm(container: Container) -> int:
+    """Record the demo firm's history; returns the number of clients created."""
+    owner = Actor(id=DEMO_OWNER, kind=ActorKind.STAFF, name=DEMO_OWNER_NAME)
+    service = container.service
+    position: int | None = None
+    with acting_as(owner, DEMO_FIRM, "owner"):
+        for user_id, name, email, role in STAFF:
+            service.add_staff_member(user_id=user_id, name=name, email=email, role=role)
+        client_ids: list[UUID] = []
+        shared_contact: UUID | None = None
+        for index, spec in enumerate(CLIENTS):
+            outcome = service.register_client(
+                name=str(spec["name"]),
+                client_type=spec["type"],  # type: ignore[arg-type]
+                tags=list(spec["tags"]),  # type: ignore[call-overload]
+                address=spec.get("address"),  # type: ignore[arg-type]
+                custom_fields=spec.get("custom"),  # type: ignore[arg-type]
+            )
+            client_id = UUID(outcome.ids["client_id"])
+            client_ids.append(client_id)
+            for n in range(1 + index % 3):
+                first = FIRST_NAMES[(index + n) % len(FIRST_NAMES)]
+                last = LAST_NAMES[(index * 3 + n) % len(LAST_NAMES)]
+                domain = str(spec["name"]).split()[0].lower().strip("&") or "example"
+                linked = service.link_contact(
+                    client_id,
+                    new_contact={
+                        "first_name": first,
+                        "last_name": last,
+                        "emails": [f"{first.lower()}.{last.lower()}@{domain}.example"],
+                        "phone": f"+44 20 7946 0{index:02d}{n}",
+                    },
+                    description=ROLES[(index + n) % len(ROLES)],
+                )
+                if shared_contact is None:
+                    shared_contact = UUID(linked.ids["contact_id"])
+            agent = STAFF[3 + index % 2][0]
+            service.assign_team_member(client_id, agent)
+            service.assign_team_member(client_id, "demo-manager")
+            if index % 4 == 0:
+                service.assign_team_member(client_id, "demo-watcher")
+            for c in range(index % 4):
+                service.add_comment(client_id, COMMENTS[(index + c) % len(COMMENTS)])
+            position = service.add_comment(client_id, COMMENTS[index % len(COMMENTS)]).position
+        # A contact shared by several clients (a director of two companies).
+        assert shared_contact is not None
+        for client_id in (client_ids[3], client_ids[5]):
+            service.link_contact(client_id, contact_id=shared_contact, description="Non-executive director")
+        service.put_client_on_hold(client_ids[1], reason="Overdue fees since August")
+        service.put_client_on_hold(client_ids[6], reason="Missing ID documents")
+        service.release_client_hold(client_ids[6])
+        service.put_client_on_hold(client_ids[10], reason="Engagement letter not signed")
+        service.remove_team_member(client_ids[0], "demo-manager")
+        position = service.update_client_details(
+            client_ids[4], address={"line1": "2 Bank Street", "city": "London", "country": "GB"}
+        ).position
+    container.wait_for(position)
+    return len(CLIENTS)
