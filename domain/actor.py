@@ -6,11 +6,11 @@ import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class ActorKind(str, Enum):
+class ActorKind(StrEnum):
     """What kind of party performed an action."""
 
     STAFF = "STAFF"

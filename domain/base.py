@@ -35,7 +35,7 @@ class DossierAggregate(Aggregate):
         cls,
         event_class: type[CanInitAggregate[UUID]],
         *,
-        id: UUID | None = None,  # noqa: A002
+        id: UUID | None = None,
         **kwargs: Any,
     ) -> Self:
         ctx = current_context()

@@ -67,7 +67,10 @@ class Client(DossierAggregate):
         user_id: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.team[self.user_id] = {"assigned_at": self.timestamp, "assigned_by": self.actor}
+            aggregate.team[self.user_id] = {
+                "assigned_at": self.timestamp,
+                "assigned_by": self.actor,
+            }
 
     class TeamMemberRemoved(ClientEvent):
         user_id: str

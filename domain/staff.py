@@ -32,7 +32,9 @@ class StaffMember(DossierAggregate):
         self.role = role
 
     @classmethod
-    def add(cls, *, firm_id: str, user_id: str, name: str, email: str, role: StaffRole) -> StaffMember:
+    def add(
+        cls, *, firm_id: str, user_id: str, name: str, email: str, role: StaffRole
+    ) -> StaffMember:
         uid = required_text("input.userId", user_id, USER_ID_MAX)
         return cls._create(
             cls.StaffMemberAdded,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from domain.errors import InvalidInput
@@ -29,7 +29,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,}$")
 
 
-class ClientType(str, Enum):
+class ClientType(StrEnum):
     """What kind of party a client is."""
 
     INDIVIDUAL = "INDIVIDUAL"
@@ -37,7 +37,7 @@ class ClientType(str, Enum):
     OTHER = "OTHER"
 
 
-class StaffRole(str, Enum):
+class StaffRole(StrEnum):
     """A staff member's role in the firm."""
 
     OWNER = "OWNER"

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from infra.auth import TokenIssuer
 from infra.container import Container
@@ -46,7 +52,9 @@ def serve(
         try:
             if container.store.head() == 0:
                 count = seed_demo_firm(container)
-                console.print(f"Seeded the demo firm [bold]{DEMO_FIRM}[/bold] with {count} clients.")
+                console.print(
+                    f"Seeded the demo firm [bold]{DEMO_FIRM}[/bold] with {count} clients."
+                )
         finally:
             container.close()
     token = TokenIssuer(settings.jwt_secret).issue(
@@ -111,9 +119,11 @@ def rebuild(
         ) as progress:
             for projection in chosen:
                 task = progress.add_task(projection.name, total=head or 1)
-                container.runner.rebuild(
-                    projection, on_batch=lambda pos, t=task: progress.update(t, completed=pos)
-                )
+
+                def advance(position: int, task: TaskID = task) -> None:
+                    progress.update(task, completed=position)
+
+                container.runner.rebuild(projection, on_batch=advance)
                 progress.update(task, completed=head or 1)
         console.print(f"Rebuilt {len(chosen)} projection(s) up to position {head}.")
     finally:
@@ -172,4 +182,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

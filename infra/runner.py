@@ -41,7 +41,9 @@ def ensure_tracking_rows(engine: sa.Engine, projections: Sequence[Projection]) -
     with writer(engine).begin() as conn:
         for projection in projections:
             if select_tracking(conn, projection.name) is None:
-                conn.execute(sa.insert(tracking).values(application_name=projection.name, notification_id=0))
+                conn.execute(
+                    sa.insert(tracking).values(application_name=projection.name, notification_id=0)
+                )
 
 
 def tracking_positions(engine: sa.Engine, names: Sequence[str]) -> dict[str, int]:
@@ -123,7 +125,9 @@ class ProjectionRunner:
         """Apply the next batch of events; False when there was nothing new."""
         with self._step_lock:
             start = self.position + 1
-            notifications = self.store.recorder.select_notifications(start=start, limit=self.batch_size)
+            notifications = self.store.recorder.select_notifications(
+                start=start, limit=self.batch_size
+            )
             if not notifications:
                 # Another runner may have moved the tracking records on.
                 self.positions = tracking_positions(self.engine, [p.name for p in self.projections])
@@ -180,9 +184,7 @@ class ProjectionRunner:
                         self.engine, [p.name for p in self.projections]
                     )
 
-    def rebuild(
-        self, projection: Projection, on_batch: Callable[[int], None] | None = None
-    ) -> int:
+    def rebuild(self, projection: Projection, on_batch: Callable[[int], None] | None = None) -> int:
         """Drop a projection's rows and tracking record and replay it from position 0."""
         with self._step_lock:
             with writer(self.engine).begin() as conn:

@@ -22,28 +22,74 @@ STAFF = [
 ]
 
 CLIENTS: list[dict[str, object]] = [
-    {"name": "Acme Manufacturing Ltd", "type": ClientType.COMPANY, "tags": ["vip", "payroll"],
-     "address": {"line1": "12 Foundry Road", "city": "Leeds", "postal_code": "LS1 4AB", "country": "GB"},
-     "custom": [("VAT number", "GB123456789"), ("Year end", "31 March")]},
-    {"name": "Blue Harbor Cafe", "type": ClientType.COMPANY, "tags": ["bookkeeping"],
-     "address": {"line1": "3 Quay Street", "city": "Bristol", "country": "GB"}},
-    {"name": "Carla Mendes", "type": ClientType.INDIVIDUAL, "tags": ["tax-return"],
-     "address": {"line1": "88 Elm Avenue", "city": "Porto", "country": "PT"}},
-    {"name": "Delta Logistics GmbH", "type": ClientType.COMPANY, "tags": ["vip", "audit"],
-     "address": {"line1": "Hafenstrasse 5", "city": "Hamburg", "postal_code": "20457", "country": "DE"}},
+    {
+        "name": "Acme Manufacturing Ltd",
+        "type": ClientType.COMPANY,
+        "tags": ["vip", "payroll"],
+        "address": {
+            "line1": "12 Foundry Road",
+            "city": "Leeds",
+            "postal_code": "LS1 4AB",
+            "country": "GB",
+        },
+        "custom": [("VAT number", "GB123456789"), ("Year end", "31 March")],
+    },
+    {
+        "name": "Blue Harbor Cafe",
+        "type": ClientType.COMPANY,
+        "tags": ["bookkeeping"],
+        "address": {"line1": "3 Quay Street", "city": "Bristol", "country": "GB"},
+    },
+    {
+        "name": "Carla Mendes",
+        "type": ClientType.INDIVIDUAL,
+        "tags": ["tax-return"],
+        "address": {"line1": "88 Elm Avenue", "city": "Porto", "country": "PT"},
+    },
+    {
+        "name": "Delta Logistics GmbH",
+        "type": ClientType.COMPANY,
+        "tags": ["vip", "audit"],
+        "address": {
+            "line1": "Hafenstrasse 5",
+            "city": "Hamburg",
+            "postal_code": "20457",
+            "country": "DE",
+        },
+    },
     {"name": "Evergreen Trust", "type": ClientType.OTHER, "tags": ["trust"]},
-    {"name": "Foxglove Design Studio", "type": ClientType.COMPANY, "tags": ["bookkeeping", "payroll"],
-     "address": {"line1": "21 Mill Lane", "city": "Manchester", "country": "GB"}},
+    {
+        "name": "Foxglove Design Studio",
+        "type": ClientType.COMPANY,
+        "tags": ["bookkeeping", "payroll"],
+        "address": {"line1": "21 Mill Lane", "city": "Manchester", "country": "GB"},
+    },
     {"name": "George Whitaker", "type": ClientType.INDIVIDUAL, "tags": ["tax-return"]},
-    {"name": "Harbor & Pine LLP", "type": ClientType.COMPANY, "tags": ["audit"],
-     "address": {"line1": "1 Pine Court", "city": "Edinburgh", "country": "GB"}},
-    {"name": "Iris Chen", "type": ClientType.INDIVIDUAL, "tags": ["tax-return", "vip"],
-     "address": {"line1": "7 Orchard Row", "city": "Cambridge", "country": "GB"}},
-    {"name": "Juniper Foods Co", "type": ClientType.COMPANY, "tags": ["payroll"],
-     "address": {"line1": "40 Market Square", "city": "York", "country": "GB"}},
+    {
+        "name": "Harbor & Pine LLP",
+        "type": ClientType.COMPANY,
+        "tags": ["audit"],
+        "address": {"line1": "1 Pine Court", "city": "Edinburgh", "country": "GB"},
+    },
+    {
+        "name": "Iris Chen",
+        "type": ClientType.INDIVIDUAL,
+        "tags": ["tax-return", "vip"],
+        "address": {"line1": "7 Orchard Row", "city": "Cambridge", "country": "GB"},
+    },
+    {
+        "name": "Juniper Foods Co",
+        "type": ClientType.COMPANY,
+        "tags": ["payroll"],
+        "address": {"line1": "40 Market Square", "city": "York", "country": "GB"},
+    },
     {"name": "Kestrel Ventures", "type": ClientType.COMPANY, "tags": ["advisory"]},
-    {"name": "Lumen Charity Foundation", "type": ClientType.OTHER, "tags": ["audit", "nonprofit"],
-     "address": {"line1": "9 Chapel Walk", "city": "Sheffield", "country": "GB"}},
+    {
+        "name": "Lumen Charity Foundation",
+        "type": ClientType.OTHER,
+        "tags": ["audit", "nonprofit"],
+        "address": {"line1": "9 Chapel Walk", "city": "Sheffield", "country": "GB"},
+    },
 ]
 
 FIRST_NAMES = ["Alice", "Ben", "Chloe", "Daniel", "Emma", "Felix", "Grace", "Hugo", "Isla", "Jack"]
@@ -105,7 +151,9 @@ def seed_demo_firm(container: Container) -> int:
         # A contact shared by several clients (a director of two companies).
         assert shared_contact is not None
         for client_id in (client_ids[3], client_ids[5]):
-            service.link_contact(client_id, contact_id=shared_contact, description="Non-executive director")
+            service.link_contact(
+                client_id, contact_id=shared_contact, description="Non-executive director"
+            )
         service.put_client_on_hold(client_ids[1], reason="Overdue fees since August")
         service.put_client_on_hold(client_ids[6], reason="Missing ID documents")
         service.release_client_hold(client_ids[6])

@@ -60,7 +60,7 @@ class DossierService:
 
     def _get(self, kind: type[A], aggregate_id: UUID, label: str) -> A:
         try:
-            aggregate = self.store.repository.get(aggregate_id)
+            aggregate: Any = self.store.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(label, str(aggregate_id)) from None
         if not isinstance(aggregate, kind) or aggregate.firm_id != current_context().firm_id:
@@ -129,7 +129,7 @@ class DossierService:
 
     def _replay(self, record_id: UUID, operation: str) -> Outcome | None:
         try:
-            record = self.store.repository.get(record_id)
+            record: Any = self.store.repository.get(record_id)
         except AggregateNotFoundError:
             return None
         assert isinstance(record, IdempotencyRecord)

@@ -126,7 +126,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             lag = head - min(positions.values(), default=head)
             failed = container.runner.error is not None
             return {
-                "status": "ready" if lag <= settings.readiness_max_lag and not failed else "lagging",
+                "status": "ready"
+                if lag <= settings.readiness_max_lag and not failed
+                else "lagging",
                 "head": head,
                 "projections": positions,
                 "lag": lag,

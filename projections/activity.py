@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.base import DossierEvent
-from domain.client import Client
+from domain.client import Client, ClientEvent
 from domain.comment import Comment
 from domain.contact import Contact
 from domain.staff import StaffMember
@@ -84,7 +84,9 @@ class ActivityProjection(Projection):
         if label is None:
             return
         updated = conn.execute(
-            sa.update(activity_subjects).where(activity_subjects.c.id == subject).values(label=label)
+            sa.update(activity_subjects)
+            .where(activity_subjects.c.id == subject)
+            .values(label=label)
         )
         if updated.rowcount == 0:
             conn.execute(sa.insert(activity_subjects).values(id=subject, label=label))
@@ -100,7 +102,7 @@ class ActivityProjection(Projection):
         """One human-readable sentence describing what happened."""
         who = actor_label(e.actor)
         client = ""
-        if isinstance(e, Client.Event | Comment.CommentAdded):
+        if isinstance(e, ClientEvent | Comment.CommentAdded):
             cid = str(e.about_client())
             client = self._label(conn, cid, "a client")
         if isinstance(e, Client.ClientRegistered):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -84,7 +84,7 @@ class Loaders:
         return DataLoader(load_fn=load)
 
     @staticmethod
-    def _group(rows: Sequence[Row], key: str) -> dict[Any, list[Row]]:
+    def _group(rows: Sequence[Any], key: str) -> dict[Any, list[Row]]:
         grouped: dict[Any, list[Row]] = defaultdict(list)
         for row in rows:
             grouped[row._mapping[key]].append(row)
@@ -101,19 +101,25 @@ class Loaders:
     def _clients_in_firm(self, conn: sa.Connection, ids: list[str]) -> dict[str, Row]:
         """Clients of the viewer's firm whatever the team (for a mutation's own payload)."""
         rows = conn.execute(
-            sa.select(clients).where(clients.c.id.in_(ids), clients.c.firm_id == self.viewer.firm_id)
+            sa.select(clients).where(
+                clients.c.id.in_(ids), clients.c.firm_id == self.viewer.firm_id
+            )
         ).all()
         return {row.id: row for row in rows}
 
     def _contacts_by_id(self, conn: sa.Connection, ids: list[str]) -> dict[str, Row]:
         rows = conn.execute(
-            sa.select(contacts).where(contacts.c.id.in_(ids), contacts.c.firm_id == self.viewer.firm_id)
+            sa.select(contacts).where(
+                contacts.c.id.in_(ids), contacts.c.firm_id == self.viewer.firm_id
+            )
         ).all()
         return {row.id: row for row in rows}
 
     def _staff_by_user(self, conn: sa.Connection, user_ids: list[str]) -> dict[str, Row]:
         rows = conn.execute(
-            sa.select(staff).where(staff.c.firm_id == self.viewer.firm_id, staff.c.user_id.in_(user_ids))
+            sa.select(staff).where(
+                staff.c.firm_id == self.viewer.firm_id, staff.c.user_id.in_(user_ids)
+            )
         ).all()
         return {row.user_id: row for row in rows}
 
@@ -132,7 +138,9 @@ class Loaders:
 
     def _activity_by_position(self, conn: sa.Connection, positions: list[int]) -> dict[int, Row]:
         rows = conn.execute(
-            sa.select(activity).where(activity.c.position.in_(positions), visible_activity(self.viewer))
+            sa.select(activity).where(
+                activity.c.position.in_(positions), visible_activity(self.viewer)
+            )
         ).all()
         return {row.position: row for row in rows}
 
@@ -176,7 +184,9 @@ class Loaders:
                 staff.c.email,
                 staff.c.role,
             )
-            .join(staff, sa.and_(staff.c.firm_id == team.c.firm_id, staff.c.user_id == team.c.user_id))
+            .join(
+                staff, sa.and_(staff.c.firm_id == team.c.firm_id, staff.c.user_id == team.c.user_id)
+            )
             .where(team.c.client_id.in_(client_ids), team.c.firm_id == self.viewer.firm_id)
             .order_by(team.c.client_id, team.c.position)
         )
@@ -198,9 +208,13 @@ class Loaders:
             .join(clients, clients.c.id == team_history.c.client_id)
             .join(
                 staff,
-                sa.and_(staff.c.firm_id == clients.c.firm_id, staff.c.user_id == team_history.c.user_id),
+                sa.and_(
+                    staff.c.firm_id == clients.c.firm_id, staff.c.user_id == team_history.c.user_id
+                ),
             )
-            .where(team_history.c.client_id.in_(client_ids), clients.c.firm_id == self.viewer.firm_id)
+            .where(
+                team_history.c.client_id.in_(client_ids), clients.c.firm_id == self.viewer.firm_id
+            )
             .order_by(team_history.c.client_id, team_history.c.position)
         )
         return self._group(conn.execute(query).all(), "client_id")
@@ -276,4 +290,3 @@ class Loaders:
         ).all()
         counts = {str(cid): int(n) for cid, n in rows}
         return {cid: counts.get(cid, 0) for cid in client_ids}
-

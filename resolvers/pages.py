@@ -159,9 +159,7 @@ class PageLoaders:
             activity, keys, lambda args: [visible_activity(viewer), *args[0].conditions()]
         )
 
-    async def _load(
-        self, table: sa.Table, keys: list[Any], conditions: Any
-    ) -> list[Page]:
+    async def _load(self, table: sa.Table, keys: list[Any], conditions: Any) -> list[Page]:
         groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
         for client_id, *args in keys:
             groups[tuple(args)].append(client_id)
@@ -200,9 +198,14 @@ async def firm_activity_page(
         if before is not None:
             page_conds.append(activity.c.position < before)
         rows = conn.execute(
-            sa.select(activity).where(*page_conds).order_by(activity.c.position.desc()).limit(first + 1)
+            sa.select(activity)
+            .where(*page_conds)
+            .order_by(activity.c.position.desc())
+            .limit(first + 1)
         ).all()
-        total = conn.execute(sa.select(sa.func.count()).select_from(activity).where(*conds)).scalar_one()
+        total = conn.execute(
+            sa.select(sa.func.count()).select_from(activity).where(*conds)
+        ).scalar_one()
         return Page.of(rows, first, lambda r: r.position, after=after, total=int(total))
 
     return await loaders.run(fetch)
@@ -223,9 +226,7 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-async def clients_page(
-    loaders: Loaders, first: int, after: str | None, flt: ClientFilter
-) -> Page:
+async def clients_page(loaders: Loaders, first: int, after: str | None, flt: ClientFilter) -> Page:
     """Clients the viewer may see, by name, filtered."""
     viewer = loaders.viewer
     conds: list[sa.ColumnElement[bool]] = [visible_clients(viewer)]
@@ -253,7 +254,9 @@ async def clients_page(
             value = decode_cursor(after)
         except ValueError:
             raise bad_input("after is not a valid cursor", "after") from None
-        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+        if not (
+            isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
+        ):
             raise bad_input("after is not a valid cursor", "after")
         start = (value[0], value[1])
 
@@ -267,7 +270,9 @@ async def clients_page(
             .order_by(clients.c.name_key, clients.c.id)
             .limit(first + 1)
         ).all()
-        total = conn.execute(sa.select(sa.func.count()).select_from(clients).where(*conds)).scalar_one()
+        total = conn.execute(
+            sa.select(sa.func.count()).select_from(clients).where(*conds)
+        ).scalar_one()
         return Page.of(rows, first, lambda r: [r.name_key, r.id], after=after, total=int(total))
 
     page = await loaders.run(fetch)

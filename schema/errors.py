@@ -61,7 +61,9 @@ class RuleViolationError(Error):
     rule: str
 
 
-ErrorType = ValidationError | NotFoundError | ConflictError | LimitExceededError | RuleViolationError
+ErrorType = (
+    ValidationError | NotFoundError | ConflictError | LimitExceededError | RuleViolationError
+)
 
 
 def validation_error(field: str | None, message: str) -> ValidationError:
@@ -94,7 +96,11 @@ def to_error(error: DomainError, ids: dict[str, str]) -> ErrorType:
             actual_version=error.actual,
         )
     if isinstance(error, LimitExceeded):
-        return LimitExceededError(message=error.message, code=ErrorCode.LIMIT_EXCEEDED, limit=error.limit)
+        return LimitExceededError(
+            message=error.message, code=ErrorCode.LIMIT_EXCEEDED, limit=error.limit
+        )
     if isinstance(error, RuleViolated):
-        return RuleViolationError(message=error.message, code=ErrorCode.RULE_VIOLATION, rule=error.rule)
+        return RuleViolationError(
+            message=error.message, code=ErrorCode.RULE_VIOLATION, rule=error.rule
+        )
     raise TypeError(f"unmapped domain error {type(error).__name__}")

@@ -77,7 +77,8 @@ class NewContactInput:
 
 
 @strawberry.input(
-    description="Link an existing contact (contactId) or create one (newContact); exactly one of the two."
+    description="Link an existing contact (contactId) or create one (newContact); "
+    "exactly one of the two."
 )
 class LinkContactInput:
     client_id: strawberry.ID

@@ -152,7 +152,11 @@ async def _client_change(
     if client_id is None:
         return not_found_error(client_gid, f"Client {client_gid} was not found")
     outcome = await _perform(
-        info, viewer, allowed, {"Client": client_gid, **(ids or {})}, lambda s: command(s, client_id)
+        info,
+        viewer,
+        allowed,
+        {"Client": client_gid, **(ids or {})},
+        lambda s: command(s, client_id),
     )
     if not hasattr(outcome, "ids"):
         return outcome
@@ -162,7 +166,9 @@ async def _client_change(
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def add_staff_member(self, info: Info, input: AddStaffMemberInput) -> AddStaffMemberResult:  # noqa: A002
+    async def add_staff_member(
+        self, info: Info, input: AddStaffMemberInput
+    ) -> AddStaffMemberResult:
         viewer = info.context.require(access.can_manage_staff, "manage the staff")
         outcome = await _perform(
             info,
@@ -183,7 +189,7 @@ class Mutation:
         return AddStaffMemberSuccess(member=StaffMember.from_row(row))
 
     @strawberry.mutation
-    async def register_client(self, info: Info, input: RegisterClientInput) -> RegisterClientResult:  # noqa: A002
+    async def register_client(self, info: Info, input: RegisterClientInput) -> RegisterClientResult:
         viewer = info.context.require(access.can_manage_clients, "register clients")
         outcome = await _perform(
             info,
@@ -205,7 +211,7 @@ class Mutation:
 
     @strawberry.mutation
     async def update_client_details(
-        self, info: Info, input: UpdateClientDetailsInput  # noqa: A002
+        self, info: Info, input: UpdateClientDetailsInput
     ) -> UpdateClientDetailsResult:
         return await _client_change(  # type: ignore[no-any-return]
             info,
@@ -224,7 +230,7 @@ class Mutation:
         )
 
     @strawberry.mutation
-    async def link_contact(self, info: Info, input: LinkContactInput) -> LinkContactResult:  # noqa: A002
+    async def link_contact(self, info: Info, input: LinkContactInput) -> LinkContactResult:
         viewer = info.context.require(access.can_mutate, "change clients")
         allowed = (ValidationError, NotFoundError, ConflictError, LimitExceededError)
         client_id = _client_uuid(input.client_id)
@@ -234,7 +240,9 @@ class Mutation:
         if input.contact_id is not None:
             contact_id = uuid_of(input.contact_id, "Contact")
             if contact_id is None:
-                return not_found_error(input.contact_id, f"Contact {input.contact_id} was not found")
+                return not_found_error(
+                    input.contact_id, f"Contact {input.contact_id} was not found"
+                )
         new_contact = None
         if input.new_contact is not None:
             nc = input.new_contact
@@ -268,7 +276,7 @@ class Mutation:
         )
 
     @strawberry.mutation
-    async def unlink_contact(self, info: Info, input: UnlinkContactInput) -> UnlinkContactResult:  # noqa: A002
+    async def unlink_contact(self, info: Info, input: UnlinkContactInput) -> UnlinkContactResult:
         contact_id = uuid_of(input.contact_id, "Contact")
         if contact_id is None:
             info.context.require(access.can_mutate, "change clients")
@@ -285,7 +293,7 @@ class Mutation:
 
     @strawberry.mutation
     async def assign_team_member(
-        self, info: Info, input: AssignTeamMemberInput  # noqa: A002
+        self, info: Info, input: AssignTeamMemberInput
     ) -> AssignTeamMemberResult:
         return await _client_change(  # type: ignore[no-any-return]
             info,
@@ -304,7 +312,7 @@ class Mutation:
 
     @strawberry.mutation
     async def remove_team_member(
-        self, info: Info, input: RemoveTeamMemberInput  # noqa: A002
+        self, info: Info, input: RemoveTeamMemberInput
     ) -> RemoveTeamMemberResult:
         return await _client_change(  # type: ignore[no-any-return]
             info,
@@ -323,7 +331,7 @@ class Mutation:
 
     @strawberry.mutation
     async def put_client_on_hold(
-        self, info: Info, input: PutClientOnHoldInput  # noqa: A002
+        self, info: Info, input: PutClientOnHoldInput
     ) -> PutClientOnHoldResult:
         return await _client_change(  # type: ignore[no-any-return]
             info,
@@ -339,7 +347,7 @@ class Mutation:
 
     @strawberry.mutation
     async def release_client_hold(
-        self, info: Info, input: ReleaseClientHoldInput  # noqa: A002
+        self, info: Info, input: ReleaseClientHoldInput
     ) -> ReleaseClientHoldResult:
         return await _client_change(  # type: ignore[no-any-return]
             info,
@@ -351,7 +359,7 @@ class Mutation:
         )
 
     @strawberry.mutation
-    async def add_comment(self, info: Info, input: AddCommentInput) -> AddCommentResult:  # noqa: A002
+    async def add_comment(self, info: Info, input: AddCommentInput) -> AddCommentResult:
         viewer = info.context.require(access.can_mutate, "comment on clients")
         client_id = _client_uuid(input.client_id)
         if client_id is None:

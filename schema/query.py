@@ -51,7 +51,7 @@ async def load_node(info: Info, global_id: str) -> Node | None:
 @strawberry.type
 class Query:
     @strawberry.field
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:  # noqa: A002
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         info.context.require_viewer()
         return await load_node(info, id)
 
@@ -66,7 +66,7 @@ class Query:
         )
 
     @strawberry.field
-    async def client(self, info: Info, id: strawberry.ID) -> Client | None:  # noqa: A002
+    async def client(self, info: Info, id: strawberry.ID) -> Client | None:
         info.context.require_viewer()
         parsed = from_global_id(id)
         if parsed is None or parsed[0] != "Client":
@@ -105,7 +105,7 @@ class Query:
         info: Info,
         first: int | None = 50,
         after: str | None = None,
-        filter: Annotated[ActivityFilter | None, strawberry.argument()] = None,  # noqa: A002
+        filter: Annotated[ActivityFilter | None, strawberry.argument()] = None,
     ) -> ActivityConnection:
         info.context.require_viewer()
         size = check_first(first, 50)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
@@ -42,9 +43,7 @@ def build_schema(
         lambda: QueryDepthLimiter(max_depth=max_depth),
     ]
     if production:
-        extensions.append(
-            lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e))
-        )
+        extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e)))
     return DossierSchema(
         query=Query,
         mutation=Mutation,
@@ -59,4 +58,3 @@ schema = build_schema()
 def sdl() -> str:
     """The exported SDL (schema/schema.graphql)."""
     return schema.as_str() + "\n"
-

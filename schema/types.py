@@ -117,7 +117,9 @@ class Contact(Node):
         return [Client.from_row(r) for r in rows]
 
 
-@strawberry.type(description="A contact as linked to one client; the description is specific to that link.")
+@strawberry.type(
+    description="A contact as linked to one client; the description is specific to that link."
+)
 class ClientContact:
     contact: Contact
     description: str | None
@@ -232,7 +234,9 @@ class ActivityEntry(Node):
         description="Event type name, e.g. ClientRegistered, ContactLinked, InvoicePaymentRecorded."
     )
     actor: Actor
-    summary: str = strawberry.field(description="One human-readable sentence describing what happened.")
+    summary: str = strawberry.field(
+        description="One human-readable sentence describing what happened."
+    )
     data: JSON = strawberry.field(description="The event's own data, as recorded.")
     client_id: strawberry.Private[str | None]
 
@@ -324,7 +328,9 @@ class Client(Node):
             type=ClientType(row.client_type),
             tags=list(row.tags),
             address=Address.from_dict(row.address),
-            custom_fields=[CustomFieldValue(key=f["key"], value=f["value"]) for f in row.custom_fields],
+            custom_fields=[
+                CustomFieldValue(key=f["key"], value=f["value"]) for f in row.custom_fields
+            ],
             on_hold=row.on_hold,
             details_complete=row.details_complete,
             created_at=row.created_at,
@@ -411,7 +417,7 @@ class Client(Node):
         info: Info,
         first: int | None = 50,
         after: str | None = None,
-        filter: ActivityFilter | None = None,  # noqa: A002
+        filter: ActivityFilter | None = None,
     ) -> ActivityConnection:
         size = check_first(first, 50)
         position_after(after)
@@ -442,5 +448,3 @@ class ClientConnection:
             page_info=PageInfo.of(page),
             total_count=page.total or 0,
         )
-
-
