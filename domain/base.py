@@ -10,6 +10,10 @@ from eventsourcing.domain import Aggregate, CanInitAggregate
 from domain.actor import current_context
 
 
+class ForeignFirm(RuntimeError):
+    """A command tried to change an aggregate of a firm other than the acting one."""
+
+
 class DossierEvent(Aggregate.Event):
     """Every Dossier event carries the firm and the actor (as a plain dict)."""
 
@@ -39,12 +43,15 @@ class DossierAggregate(Aggregate):
         **kwargs: Any,
     ) -> Self:
         ctx = current_context()
-        kwargs.setdefault("firm_id", ctx.firm_id)
+        if kwargs.setdefault("firm_id", ctx.firm_id) != ctx.firm_id:
+            raise ForeignFirm(f"cannot create a {cls.__name__} in another firm")
         kwargs.setdefault("actor", ctx.actor.to_dict())
         return super()._create(event_class, id=id, **kwargs)
 
     def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
         ctx = current_context()
-        kwargs.setdefault("firm_id", ctx.firm_id)
+        if ctx.firm_id != self.firm_id:
+            raise ForeignFirm(f"{type(self).__name__} {self.id} belongs to another firm")
+        kwargs.setdefault("firm_id", self.firm_id)
         kwargs.setdefault("actor", ctx.actor.to_dict())
         super().trigger_event(event_class, **kwargs)

@@ -14,6 +14,7 @@ from domain.values import (
     NAME_MAX,
     REASON_MAX,
     ClientType,
+    check_custom_field_count,
     clean_address,
     clean_custom_fields,
     clean_tags,
@@ -179,6 +180,7 @@ class Client(DossierAggregate):
                     merged.pop(key, None)
                 else:
                     merged[key] = value
+            check_custom_field_count("input.customFields", len(merged))
             changes["custom_fields"] = [{"key": k, "value": v} for k, v in merged.items()]
         changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
         if changes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+import json
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import DossierAggregate, DossierCreated
@@ -10,7 +11,7 @@ from domain.base import DossierAggregate, DossierCreated
 
 def idempotency_id(firm_id: str, viewer_id: str, key: str) -> UUID:
     """Deterministic id for a (firm, viewer, key) triple."""
-    return uuid5(NAMESPACE_URL, f"dossier:idempotency:{firm_id}:{viewer_id}:{key}")
+    return uuid5(NAMESPACE_URL, json.dumps(["dossier:idempotency", firm_id, viewer_id, key]))
 
 
 class IdempotencyRecord(DossierAggregate):
@@ -32,6 +33,7 @@ class IdempotencyRecord(DossierAggregate):
         return cls._create(
             cls.IdempotencyKeyUsed,
             id=idempotency_id(firm_id, viewer_id, key),
+            firm_id=firm_id,
             operation=operation,
             result=result,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import DossierAggregate, DossierCreated
@@ -12,7 +13,7 @@ USER_ID_MAX = 200
 
 def staff_member_id(firm_id: str, user_id: str) -> UUID:
     """Deterministic id, so a user id is registered at most once per firm."""
-    return uuid5(NAMESPACE_URL, f"dossier:staff:{firm_id}:{user_id}")
+    return uuid5(NAMESPACE_URL, json.dumps(["dossier:staff", firm_id, user_id]))
 
 
 class StaffMember(DossierAggregate):
@@ -39,6 +40,7 @@ class StaffMember(DossierAggregate):
         return cls._create(
             cls.StaffMemberAdded,
             id=staff_member_id(firm_id, uid),
+            firm_id=firm_id,
             user_id=uid,
             name=required_text("input.name", name, NAME_MAX),
             email=clean_email("input.email", email),

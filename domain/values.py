@@ -103,10 +103,16 @@ def clean_address(field: str, address: dict[str, str | None] | None) -> dict[str
     return {k: v for k, v in cleaned.items() if v is not None}
 
 
+def check_custom_field_count(field: str, count: int) -> None:
+    if count > CUSTOM_FIELDS_MAX:
+        raise InvalidInput(field, f"a client can have at most {CUSTOM_FIELDS_MAX} custom fields")
+
+
 def clean_custom_fields(
     field: str, values: list[tuple[str, str | None]], *, allow_none: bool
 ) -> list[tuple[str, str | None]]:
     """Trim custom field keys and values; keys must be unique."""
+    check_custom_field_count(field, len(values))
     result: list[tuple[str, str | None]] = []
     seen: set[str] = set()
     for index, (key, value) in enumerate(values):

@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.application import project_aggregate
 
 from domain.actor import Actor, ActorKind
+from domain.base import DossierAggregate, DossierEvent
 from domain.client import Client
 from domain.values import ClientType
 
@@ -51,3 +52,12 @@ def new_client(name: str = "Acme Ltd", **kwargs: Any) -> Client:
 def replay(events: Sequence[Any], aggregate: Any = None) -> Any:
     """Rebuild an aggregate from its events, as a repository would."""
     return project_aggregate(aggregate, events)
+
+
+def collect(aggregate: DossierAggregate) -> list[DossierEvent]:
+    """Collect an aggregate's pending events, checking each one is a DossierEvent."""
+    events: list[DossierEvent] = []
+    for event in aggregate.collect_events():
+        assert isinstance(event, DossierEvent), event
+        events.append(event)
+    return events

@@ -61,7 +61,9 @@ def test_required_text_rejects_longer_than_max_after_trimming() -> None:
     assert error.value.message == "input.name must be at most 5 characters"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(None, None), ("", None), ("  ", None), (" a ", "a")])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, None), ("", None), ("  ", None), (" a ", "a")]
+)
 def test_optional_text_blank_becomes_none(raw: str | None, expected: str | None) -> None:
     assert optional_text("input.x", raw, 3) == expected
 
@@ -189,7 +191,11 @@ def test_clean_custom_fields_drops_empty_values_unless_none_is_allowed() -> None
     given: list[tuple[str, str | None]] = [("a", None), ("b", " "), ("c", "x")]
 
     assert clean_custom_fields("f", given, allow_none=False) == [("c", "x")]
-    assert clean_custom_fields("f", given, allow_none=True) == [("a", None), ("b", None), ("c", "x")]
+    assert clean_custom_fields("f", given, allow_none=True) == [
+        ("a", None),
+        ("b", None),
+        ("c", "x"),
+    ]
 
 
 def test_clean_custom_fields_rejects_a_key_given_twice_after_trimming() -> None:
@@ -295,6 +301,14 @@ def test_clean_emails_rejects_the_same_address_twice_ignoring_case() -> None:
     assert error.value.message == "JO@Example.com is given twice"
 
 
+def test_clean_emails_dedupe_ignores_the_case_of_the_first_spelling_too() -> None:
+    with pytest.raises(InvalidInput) as error:
+        clean_emails("input.emails", ["Jo@Example.COM", "jo@example.com"])
+
+    assert error.value.field == "input.emails.1"
+    assert error.value.message == "jo@example.com is given twice"
+
+
 def test_clean_emails_reports_the_index_of_a_malformed_address() -> None:
     with pytest.raises(InvalidInput) as error:
         clean_emails("input.emails", ["jo@example.com", "not-an-email"])
@@ -319,7 +333,11 @@ def test_clean_emails_of_empty_list_is_empty() -> None:
 
 def test_email_settings_to_dict() -> None:
     settings = EmailSettings(
-        address="a@b.co", primary=False, portal_access=True, notifications=False, signing_authority=True
+        address="a@b.co",
+        primary=False,
+        portal_access=True,
+        notifications=False,
+        signing_authority=True,
     )
 
     assert settings.to_dict() == {
@@ -392,7 +410,16 @@ def test_details_complete_with_every_required_detail() -> None:
         ("Acme", "COMPANY", {"line1": "1", "city": None, "country": "FR"}),
         ("Acme", "COMPANY", {}),
     ],
-    ids=["no-name", "no-type", "no-line1", "no-city", "no-country", "empty-city", "none-city", "none"],
+    ids=[
+        "no-name",
+        "no-type",
+        "no-line1",
+        "no-city",
+        "no-country",
+        "empty-city",
+        "none-city",
+        "none",
+    ],
 )
 def test_details_incomplete_when_any_required_detail_is_missing(
     name: str, client_type: str, address: dict[str, Any]
