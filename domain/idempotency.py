@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
 import json
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.base import DossierAggregate, DossierCreated
