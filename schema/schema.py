@@ -10,11 +10,21 @@ from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 from strawberry.file_uploads import Upload
 from strawberry.types import ExecutionContext
 
+from strawberry.tools import merge_types
+
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.types import ActivityEntry, Client, Comment, Contact, StaffMember
 
 DEFAULT_MAX_DEPTH = 12
+
+# Each capability contributes its own root fields: add its Query/Mutation/Subscription
+# classes here (they are merged into the three root types).
+QUERY_PARTS: tuple[type, ...] = (Query,)
+MUTATION_PARTS: tuple[type, ...] = (Mutation,)
+SUBSCRIPTION_PARTS: tuple[type, ...] = ()
+# Types reachable only through an interface or a union member list.
+EXTRA_TYPES: list[type] = [Client, Contact, StaffMember, Comment, ActivityEntry, Upload]
 
 
 def is_expected(error: GraphQLError) -> bool:
@@ -45,9 +55,12 @@ def build_schema(
     if production:
         extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e)))
     return DossierSchema(
-        query=Query,
-        mutation=Mutation,
-        types=[Client, Contact, StaffMember, Comment, ActivityEntry, Upload],
+        query=merge_types("Query", QUERY_PARTS),
+        mutation=merge_types("Mutation", MUTATION_PARTS),
+        subscription=merge_types("Subscription", SUBSCRIPTION_PARTS)
+        if SUBSCRIPTION_PARTS
+        else None,
+        types=EXTRA_TYPES,
         extensions=extensions,
     )
 
