@@ -81,6 +81,8 @@ class ActivityProjection(Projection):
             label = f"{e.first_name} {e.last_name}"
         elif isinstance(e, StaffMember.StaffMemberAdded):
             subject, label = f"staff:{e.firm_id}:{e.user_id}", e.name
+        if label is None and (own := e.subject_label()) is not None:
+            subject, label = own
         if label is None:
             return
         updated = conn.execute(
@@ -101,6 +103,9 @@ class ActivityProjection(Projection):
     def summary(self, conn: sa.Connection, e: Any) -> str:
         """One human-readable sentence describing what happened."""
         who = actor_label(e.actor)
+        custom = e.summarize(who, lambda subject, fallback: self._label(conn, subject, fallback))
+        if custom is not None:
+            return str(custom)
         client = ""
         if isinstance(e, ClientEvent | Comment.CommentAdded):
             cid = str(e.about_client())

@@ -1,0 +1,304 @@
+"""idempotencyKey: the same key and viewer return the first result and record nothing new;
+another viewer's key is independent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import Api
+from tests.e2e.test_api_support import (
+    ADD_STAFF,
+    ASSIGN,
+    COMMENT,
+    HOLD,
+    LINK,
+    REGISTER,
+    RELEASE,
+    REMOVE,
+    UNLINK,
+    UPDATE,
+    add_staff,
+    assign,
+    get_client,
+    link_new,
+    mutate,
+    register,
+)
+
+OTHER_OWNER = ("owner-2", "owner")
+
+
+async def total_clients(api: Api) -> int:
+    response = await api.gql("{ clients { totalCount } }")
+    return int(response["data"]["clients"]["totalCount"])
+
+
+async def test_register_client_replays_the_first_result(api: Api) -> None:
+    before = api.event_count()
+    first = await mutate(
+        api, REGISTER, "registerClient", name="Acme", type="COMPANY", idempotencyKey="reg-1"
+    )
+    assert first["__typename"] == "ClientPayload"
+    # ClientRegistered plus the idempotency record, saved together.
+    recorded = api.event_count()
+    assert recorded == before + 2
+
+    again = await mutate(
+        api, REGISTER, "registerClient", name="Acme", type="COMPANY", idempotencyKey="reg-1"
+    )
+    assert again == first
+    different_input = await mutate(
+        api, REGISTER, "registerClient", name="Other", type="OTHER", idempotencyKey="reg-1"
+    )
+    assert different_input == first
+    assert different_input["client"]["name"] == "Acme"
+    assert api.event_count() == recorded
+    assert await total_clients(api) == 1
+
+
+async def test_the_same_key_from_another_viewer_is_independent(api: Api) -> None:
+    mine = await mutate(
+        api, REGISTER, "registerClient", name="Acme", type="COMPANY", idempotencyKey="k"
+    )
+    count = api.event_count()
+    theirs = await mutate(
+        api,
+        REGISTER,
+        "registerClient",
+        as_user=OTHER_OWNER,
+        name="Acme",
+        type="COMPANY",
+        idempotencyKey="k",
+    )
+    assert theirs["__typename"] == "ClientPayload"
+    assert theirs["client"]["id"] != mine["client"]["id"]
+    assert api.event_count() == count + 2
+    assert await total_clients(api) == 2
+
+    # Each viewer's replay still returns its own first result.
+    replay_mine = await mutate(
+        api, REGISTER, "registerClient", name="Acme", type="COMPANY", idempotencyKey="k"
+    )
+    replay_theirs = await mutate(
+        api,
+        REGISTER,
+        "registerClient",
+        as_user=OTHER_OWNER,
+        name="Acme",
+        type="COMPANY",
+        idempotencyKey="k",
+    )
+    assert replay_mine["client"]["id"] == mine["client"]["id"]
+    assert replay_theirs["client"]["id"] == theirs["client"]["id"]
+    assert api.event_count() == count + 2
+
+
+async def test_the_same_user_and_key_in_another_firm_is_independent(api: Api) -> None:
+    mine = await mutate(
+        api, REGISTER, "registerClient", name="Acme", type="COMPANY", idempotencyKey="k"
+    )
+    count = api.event_count()
+    other_firm = await mutate(
+        api,
+        REGISTER,
+        "registerClient",
+        firm="firm-b",
+        name="Acme",
+        type="COMPANY",
+        idempotencyKey="k",
+    )
+    assert other_firm["__typename"] == "ClientPayload"
+    assert other_firm["client"]["id"] != mine["client"]["id"]
+    assert api.event_count() == count + 2
+
+
+async def test_a_key_used_for_another_mutation_is_a_validation_error(api: Api) -> None:
+    client_id = await register(api, "Acme", idempotencyKey="shared")
+    count = api.event_count()
+    result = await mutate(
+        api, UPDATE, "updateClientDetails", clientId=client_id, name="X", idempotencyKey="shared"
+    )
+    assert result["__typename"] == "ValidationError"
+    assert result["code"] == "VALIDATION"
+    assert result["field"] == "input.idempotencyKey"
+    assert result["message"] == "this idempotencyKey was already used for another mutation"
+    assert api.event_count() == count
+    client = await get_client(api, client_id)
+    assert client is not None
+    assert client["name"] == "Acme"
+
+
+async def test_a_failed_mutation_does_not_use_up_its_key(api: Api) -> None:
+    before = api.event_count()
+    failed = await mutate(
+        api, REGISTER, "registerClient", name="  ", type="COMPANY", idempotencyKey="retry"
+    )
+    assert failed["__typename"] == "ValidationError"
+    assert api.event_count() == before
+    fixed = await mutate(
+        api, REGISTER, "registerClient", name="Acme", type="COMPANY", idempotencyKey="retry"
+    )
+    assert fixed["__typename"] == "ClientPayload"
+    assert fixed["client"]["name"] == "Acme"
+    assert api.event_count() == before + 2
+
+
+async def test_a_conflict_does_not_use_up_its_key(api: Api) -> None:
+    client_id = await register(api, "Acme")
+    count = api.event_count()
+    conflict = await mutate(
+        api,
+        UPDATE,
+        "updateClientDetails",
+        clientId=client_id,
+        expectedVersion=7,
+        name="New",
+        idempotencyKey="upd",
+    )
+    assert conflict["__typename"] == "ConflictError"
+    assert api.event_count() == count
+    done = await mutate(
+        api,
+        UPDATE,
+        "updateClientDetails",
+        clientId=client_id,
+        expectedVersion=1,
+        name="New",
+        idempotencyKey="upd",
+    )
+    assert done["__typename"] == "ClientPayload"
+    assert (done["client"]["version"], done["client"]["name"]) == (2, "New")
+    assert api.event_count() == count + 2
+
+
+async def replays(api: Api, query: str, field: str, **input_: Any) -> dict[str, Any]:
+    """Run a keyed mutation twice; the second returns the same and records nothing."""
+    first = await mutate(api, query, field, **input_)
+    assert not first["__typename"].endswith("Error"), first
+    count = api.event_count()
+    second = await mutate(api, query, field, **input_)
+    assert second == first
+    assert api.event_count() == count
+    return first
+
+
+async def test_every_mutation_replays_without_recording(api: Api) -> None:
+    staff = await replays(
+        api,
+        ADD_STAFF,
+        "addStaffMember",
+        userId="agent-1",
+        name="Alice",
+        email="alice@firm.example",
+        role="AGENT",
+        idempotencyKey="staff",
+    )
+    assert staff["__typename"] == "AddStaffMemberSuccess"
+    client_id = await register(api, "Acme")
+
+    updated = await replays(
+        api,
+        UPDATE,
+        "updateClientDetails",
+        clientId=client_id,
+        tags=["a"],
+        idempotencyKey="update",
+    )
+    assert updated["client"]["version"] == 2
+
+    linked = await replays(
+        api,
+        LINK,
+        "linkContact",
+        clientId=client_id,
+        newContact={"firstName": "Ada", "lastName": "Lovelace", "emails": ["ada@a.example"]},
+        idempotencyKey="link",
+    )
+    assert linked["client"]["contacts"]["totalCount"] == 1
+    await link_new(api, client_id, "Bob", "Babbage")
+
+    unlinked = await replays(
+        api,
+        UNLINK,
+        "unlinkContact",
+        clientId=client_id,
+        contactId=linked["contact"]["id"],
+        idempotencyKey="unlink",
+    )
+    assert unlinked["client"]["contacts"]["totalCount"] == 1
+
+    assigned = await replays(
+        api, ASSIGN, "assignTeamMember", clientId=client_id, userId="agent-1", idempotencyKey="a"
+    )
+    assert [m["member"]["userId"] for m in assigned["client"]["team"]] == ["agent-1"]
+    removed = await replays(
+        api, REMOVE, "removeTeamMember", clientId=client_id, userId="agent-1", idempotencyKey="r"
+    )
+    assert removed["client"]["team"] == []
+
+    held = await replays(
+        api, HOLD, "putClientOnHold", clientId=client_id, reason="fees", idempotencyKey="hold"
+    )
+    assert held["client"]["onHold"] is True
+    released = await replays(
+        api, RELEASE, "releaseClientHold", clientId=client_id, idempotencyKey="release"
+    )
+    assert released["client"]["onHold"] is False
+
+    commented = await replays(
+        api, COMMENT, "addComment", clientId=client_id, body="hello", idempotencyKey="comment"
+    )
+    assert commented["comment"]["body"] == "hello"
+
+    response = await api.gql(
+        """query($id: ID!) { client(id: $id) { version holds { reason }
+             teamHistory { change } comments { totalCount } contacts { totalCount } } }""",
+        {"id": client_id},
+    )
+    assert response["data"]["client"] == {
+        # registered, tags, 2 links, unlink, assign, remove, hold, release
+        "version": 9,
+        "holds": [{"reason": "fees"}],
+        "teamHistory": [{"change": "ASSIGNED"}, {"change": "REMOVED"}],
+        "comments": {"totalCount": 1},
+        "contacts": {"totalCount": 1},
+    }
+
+
+async def test_replay_by_an_agent_and_by_a_manager_with_the_same_key(api: Api) -> None:
+    await add_staff(api, "agent-1")
+    client_id = await register(api, "Acme")
+    await assign(api, client_id, "agent-1")
+    as_agent = await mutate(
+        api,
+        COMMENT,
+        "addComment",
+        as_user=("agent-1", "agent"),
+        clientId=client_id,
+        body="from the agent",
+        idempotencyKey="c",
+    )
+    count = api.event_count()
+    as_manager = await mutate(
+        api,
+        COMMENT,
+        "addComment",
+        as_user=("manager-1", "manager"),
+        clientId=client_id,
+        body="from the manager",
+        idempotencyKey="c",
+    )
+    assert as_manager["comment"]["id"] != as_agent["comment"]["id"]
+    assert as_manager["comment"]["body"] == "from the manager"
+    assert api.event_count() == count + 2
+    again = await mutate(
+        api,
+        COMMENT,
+        "addComment",
+        as_user=("agent-1", "agent"),
+        clientId=client_id,
+        body="from the agent",
+        idempotencyKey="c",
+    )
+    assert again["comment"] == as_agent["comment"]
+    assert api.event_count() == count + 2
