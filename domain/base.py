@@ -15,6 +15,10 @@ class ForeignFirm(RuntimeError):
     """A command tried to change an aggregate of a firm other than the acting one."""
 
 
+class Bookkeeping:
+    """Marker for events that keep records (indexes, counters), not activity about anyone."""
+
+
 class DossierEvent(Aggregate.Event):
     """Every Dossier event carries the firm and the actor (as a plain dict)."""
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.base import DossierAggregate, DossierCreated
+from domain.base import Bookkeeping, DossierAggregate, DossierCreated
 
 
 def idempotency_id(firm_id: str, viewer_id: str, key: str) -> UUID:
@@ -17,7 +17,7 @@ def idempotency_id(firm_id: str, viewer_id: str, key: str) -> UUID:
 class IdempotencyRecord(DossierAggregate):
     """Remembers the result of the first mutation made with an idempotency key."""
 
-    class IdempotencyKeyUsed(DossierCreated):
+    class IdempotencyKeyUsed(DossierCreated, Bookkeeping):
         operation: str
         result: dict[str, Any]
 

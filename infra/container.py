@@ -7,8 +7,11 @@ import structlog
 
 from infra.database import DatabaseConfig, create_engine, ensure_schema
 from infra.eventstore import EventStore
+from infra.live import ActivityFanout
+from infra.history import EventHistory
+from infra.organizations_service import OrganizationsService
 from infra.runner import ProjectionRunner
-from infra.service import DossierService
+from infra.service import BillingService, DossierService
 from infra.settings import Settings
 from projections.registry import all_projections
 from projections.tables import metadata
@@ -26,6 +29,7 @@ class Container:
         self._engine: sa.Engine | None = None
         self._runner: ProjectionRunner | None = None
         self._service: DossierService | None = None
+        self._live: ActivityFanout | None = None
 
     def open(self, *, start_projections: bool | None = None) -> Container:
         ensure_schema(self.db)
@@ -39,6 +43,8 @@ class Container:
             poll_interval=self.settings.poll_interval,
         )
         self._service = DossierService(self._store)
+        self._live = ActivityFanout(self._engine, self.db, self._store.head)
+        self._runner.listeners.append(self._live.projected)
         run = self.settings.run_projections if start_projections is None else start_projections
         if run:
             self._store.on_saved = self._runner.wake
@@ -47,6 +53,8 @@ class Container:
         return self
 
     def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
         if self._runner is not None:
             self._runner.stop()
         if self._store is not None:
@@ -54,6 +62,7 @@ class Container:
         if self._engine is not None:
             self._engine.dispose()
         self._store = self._engine = self._runner = self._service = None
+        self._live = None
 
     @property
     def store(self) -> EventStore:
@@ -71,9 +80,29 @@ class Container:
         return self._runner
 
     @property
+    def live(self) -> ActivityFanout:
+        """The live activity fan-out (one per process)."""
+        assert self._live is not None, "container is not open"
+        return self._live
+
+    @property
     def service(self) -> DossierService:
         assert self._service is not None, "container is not open"
         return self._service
+
+    @property
+    def organizations(self) -> OrganizationsService:
+        """Linked organizations and ledger commands (stateless, over the same store)."""
+        return OrganizationsService(self.service)
+
+    @property
+    def billing(self) -> BillingService:
+        return BillingService(self.service)
+
+    @property
+    def history(self) -> EventHistory:
+        """Time travel over the event store (audit features only)."""
+        return EventHistory(self.store)
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: wait until the read models include `position`."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -18,11 +20,24 @@ from eventsourcing.persistence import IntegrityError
 from domain.access import can_see_client
 from domain.actor import current_context
 from domain.base import DossierAggregate
+from domain.billing import (
+    ClientAccount,
+    FirmSettings,
+    InvoiceNumber,
+    InvoiceSequence,
+    account_id,
+    firm_settings_id,
+    format_number,
+    invoice_number_id,
+    invoice_sequence_id,
+)
 from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
-from domain.errors import InvalidInput, NotFound, VersionConflict
+from domain.errors import InvalidInput, NotFound, RuleViolated, VersionConflict
 from domain.idempotency import IdempotencyRecord, idempotency_id
+from domain.invoice import Invoice, clean_number
+from domain.money import clean_amount, quantize
 from domain.staff import StaffMember, staff_member_id
 from domain.values import ClientType, StaffRole
 from infra.eventstore import EventStore
@@ -328,3 +343,184 @@ class DossierService:
             return Change([comment], {"client_id": str(client.id), "comment_id": str(comment.id)})
 
         return self._run("addComment", key, build)
+
+
+class BillingService:
+    """Commands on invoices, payments, client credit and the firm's billing currency."""
+
+    def __init__(self, core: DossierService) -> None:
+        self.core = core
+        self.store = core.store
+
+    def _find(self, kind: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            return self.core._get(kind, aggregate_id, kind.__name__)
+        except NotFound:
+            return None
+
+    def _account(self, client_id: UUID) -> ClientAccount:
+        firm = current_context().firm_id
+        return self._find(ClientAccount, account_id(firm, client_id)) or ClientAccount.open(
+            firm_id=firm, client_id=client_id
+        )
+
+    def _number_taken(self, number: str) -> bool:
+        firm = current_context().firm_id
+        return self._find(InvoiceNumber, invoice_number_id(firm, number)) is not None
+
+    def visible_invoice(self, invoice_id: UUID) -> Invoice:
+        """The invoice, if its client is visible to the actor."""
+        invoice = self.core._get(Invoice, invoice_id, "Invoice")
+        try:
+            self.core.visible_client(invoice.client_id)
+        except NotFound:
+            raise NotFound("Invoice", str(invoice_id)) from None
+        return invoice
+
+    def issue_invoice(
+        self,
+        client_id: UUID,
+        *,
+        number: str | None,
+        issued_on: date,
+        due_on: date,
+        currency: str,
+        lines: list[tuple[str, Decimal | str, Decimal | str]],
+        key: str | None = None,
+    ) -> Outcome:
+        """Issue an OPEN invoice; the number is given (unique per firm) or generated."""
+        firm = current_context().firm_id
+
+        def build() -> Change:
+            client = self.core.visible_client(client_id)
+            if client.on_hold:
+                reason = client.holds[-1].get("reason") if client.holds else None
+                because = f" ({reason})" if reason else ""
+                raise RuleViolated(
+                    "CLIENT_ON_HOLD",
+                    f"{client.name} is on hold{because}: no invoices until released",
+                )
+            changed: list[DossierAggregate] = []
+            if number is None:
+                sequence = self._find(InvoiceSequence, invoice_sequence_id(firm))
+                sequence = sequence or InvoiceSequence.start(firm)
+                value = sequence.last + 1
+                while self._number_taken(format_number(value)):
+                    value += 1
+                chosen = sequence.take(value)
+                changed.append(sequence)
+            else:
+                chosen = clean_number(number)
+                if self._number_taken(chosen):
+                    raise InvalidInput("input.number", f"invoice number {chosen} is already used")
+            invoice = Invoice.issue(
+                client_id=client.id,
+                number=chosen,
+                issued_on=issued_on,
+                due_on=due_on,
+                currency=currency,
+                lines=lines,
+            )
+            index = InvoiceNumber.reserve(firm_id=firm, number=chosen, invoice_id=invoice.id)
+            ids = {"invoice_id": str(invoice.id), "client_id": str(client.id)}
+            return Change([*changed, invoice, index], ids)
+
+        return self.core._run("issueInvoice", key, build)
+
+    def record_payment(
+        self,
+        invoice_id: UUID,
+        *,
+        amount: Decimal | str,
+        paid_on: date,
+        method: str | None = None,
+        reference: str | None = None,
+        overpayment_to_credit: bool = False,
+        key: str | None = None,
+    ) -> Outcome:
+        """Record a payment; an explicit over-payment goes to the client's credit."""
+
+        def build() -> Change:
+            invoice = self.visible_invoice(invoice_id)
+            credited = invoice.record_payment(
+                amount=amount,
+                paid_on=paid_on,
+                method=method,
+                reference=reference,
+                overpayment_to_credit=overpayment_to_credit,
+            )
+            changed: list[DossierAggregate] = [invoice]
+            if credited > 0:
+                account = self._account(invoice.client_id)
+                account.add_overpayment(
+                    quantize(credited, invoice.currency), invoice.currency, invoice.id
+                )
+                changed.append(account)
+            return Change(changed, {"invoice_id": str(invoice.id)})
+
+        return self.core._run("recordPayment", key, build)
+
+    def void_invoice(
+        self, invoice_id: UUID, *, reason: str | None, key: str | None = None
+    ) -> Outcome:
+        def build() -> Change:
+            invoice = self.visible_invoice(invoice_id)
+            invoice.void(reason)
+            return Change([invoice], {"invoice_id": str(invoice.id)})
+
+        return self.core._run("voidInvoice", key, build)
+
+    def issue_credit_note(
+        self,
+        client_id: UUID,
+        *,
+        amount: Decimal | str,
+        currency: str,
+        reason: str | None,
+        key: str | None = None,
+    ) -> Outcome:
+        def build() -> Change:
+            client = self.core.visible_client(client_id)
+            account = self._account(client.id)
+            account.add_credit_note(amount, currency, reason)
+            return Change([account], {"client_id": str(client.id)})
+
+        return self.core._run("issueCreditNote", key, build)
+
+    def apply_credit(
+        self,
+        invoice_id: UUID,
+        *,
+        amount: Decimal | str | None,
+        applied_on: date,
+        key: str | None = None,
+    ) -> Outcome:
+        """Pay (part of) an invoice from the client's credit in the invoice's currency."""
+
+        def build() -> Change:
+            invoice = self.visible_invoice(invoice_id)
+            account = self._account(invoice.client_id)
+            available = account.balance(invoice.currency)
+            if amount is None:
+                value = min(available, invoice.balance)
+                if value <= 0:
+                    raise RuleViolated(
+                        "INSUFFICIENT_CREDIT", f"the client has no {invoice.currency} credit"
+                    )
+            else:
+                value = clean_amount("input.amount", amount, invoice.currency)
+            account.apply_credit(value, invoice.currency, invoice.id)
+            invoice.record_payment(amount=value, paid_on=applied_on, method="credit")
+            return Change([account, invoice], {"invoice_id": str(invoice.id)})
+
+        return self.core._run("applyCredit", key, build)
+
+    def set_firm_currency(self, currency: str, *, key: str | None = None) -> Outcome:
+        firm = current_context().firm_id
+
+        def build() -> Change:
+            settings = self._find(FirmSettings, firm_settings_id(firm)) or FirmSettings.create(firm)
+            settings.set_currency(currency)
+            return Change([settings], {"firm_id": firm})
+
+        return self.core._run("setFirmCurrency", key, build)

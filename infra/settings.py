@@ -28,6 +28,8 @@ class Settings:
     poll_interval: float = 0.2
     readiness_max_lag: int = 1000
     max_query_depth: int = 12
+    export_signing_key: str | None = None  # HMAC-SHA256 key for export manifests
+    export_signing_key_file: str | None = None  # Ed25519 private key (PEM) instead of HMAC
 
     @property
     def production(self) -> bool:
@@ -68,4 +70,6 @@ class Settings:
             poll_interval=number("POLL_INTERVAL", defaults.poll_interval),
             readiness_max_lag=int(number("READINESS_MAX_LAG", defaults.readiness_max_lag)),
             max_query_depth=int(number("MAX_QUERY_DEPTH", defaults.max_query_depth)),
+            export_signing_key=get("EXPORT_SIGNING_KEY"),
+            export_signing_key_file=get("EXPORT_SIGNING_KEY_FILE"),
         )

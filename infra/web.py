@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
@@ -18,9 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UNSET, UnsetType
 
 from infra.auth import AuthError, TokenIssuer
 from infra.container import Container
+from infra.live import HeartbeatTransportWSHandler, LiveOptions, authorization_from_params
 from infra.runner import tracking_positions
 from infra.settings import Settings
 from resolvers.context import RequestContext
@@ -68,17 +71,42 @@ class RequestIdMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
+@dataclass
+class SocketContext(RequestContext):
+    """A websocket connection's context; Strawberry puts connection_init's payload here."""
+
+    connection_params: dict[str, object] | None = None
+
+
 class DossierGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI app with Dossier's per-request context."""
+
+    graphql_transport_ws_handler_class = HeartbeatTransportWSHandler
 
     def __init__(self, container: Container, issuer: TokenIssuer, **kwargs: Any) -> None:
         schema = build_schema(
             production=container.settings.production,
             max_depth=container.settings.max_query_depth,
         )
+        live = LiveOptions()
+        kwargs.setdefault("keep_alive", True)
+        kwargs.setdefault("keep_alive_interval", live.heartbeat_interval)
+        kwargs.setdefault("max_subscriptions_per_connection", live.max_subscriptions_per_connection)
         super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
+        self.heartbeat_interval = live.heartbeat_interval
         self.container = container
         self.issuer = issuer
+
+    async def on_ws_connect(self, context: RequestContext) -> UnsetType | dict[str, object] | None:
+        """A token in connection_init's payload replaces the upgrade request's header."""
+        authorization = authorization_from_params(getattr(context, "connection_params", None))
+        if authorization is not None:
+            try:
+                context.viewer = self.issuer.viewer_from_header(authorization)
+                context.auth_error = None
+            except AuthError as error:
+                context.viewer, context.auth_error = None, str(error)
+        return UNSET
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -88,7 +116,8 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
             viewer = self.issuer.viewer_from_header(request.headers.get("authorization"))
         except AuthError as error:
             problem = str(error)
-        return RequestContext(
+        context_class = SocketContext if isinstance(request, WebSocket) else RequestContext
+        return context_class(
             ports=self.container,
             viewer=viewer,
             auth_error=problem,

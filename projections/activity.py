@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from domain.base import DossierEvent
+from domain.base import Bookkeeping, DossierEvent
 from domain.client import Client, ClientEvent
 from domain.comment import Comment
 from domain.contact import Contact
@@ -42,9 +42,6 @@ class ActivityProjection(Projection):
     name = "activity"
     tables = (activity, activity_subjects)
 
-    # Events that are bookkeeping rather than activity.
-    ignored: tuple[type[Any], ...] = ()
-
     def process(self, conn: sa.Connection, event: Any, position: int) -> None:
         if not isinstance(event, DossierEvent) or not self.is_activity(event):
             return
@@ -66,9 +63,8 @@ class ActivityProjection(Projection):
 
     @staticmethod
     def is_activity(event: DossierEvent) -> bool:
-        from domain.idempotency import IdempotencyRecord
-
-        return not isinstance(event, IdempotencyRecord.IdempotencyKeyUsed)
+        """Every Dossier event is activity except record-keeping ones (idempotency, indexes)."""
+        return not isinstance(event, Bookkeeping)
 
     def _remember_subject(self, conn: sa.Connection, e: Any) -> None:
         label: str | None = None

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from projections.activity import ActivityProjection
+from projections.audit_chain import AuditChainProjection
 from projections.base import Projection
+from projections.billing import BillingProjection
 from projections.client_profile import ClientProfileProjection
 from projections.comments import CommentsProjection
+from projections.organizations import OrganizationsProjection
 
 
 def all_projections() -> list[Projection]:
-    return [ClientProfileProjection(), ActivityProjection(), CommentsProjection()]
+    return [
+        ClientProfileProjection(),
+        ActivityProjection(),
+        CommentsProjection(),
+        BillingProjection(),
+        AuditChainProjection(),
+        OrganizationsProjection(),
+    ]

@@ -38,7 +38,7 @@ ID = sa.String(36)
 FIRM = sa.String(200)
 
 tracking = sa.Table(
-    "dossier_tracking",
+    "rm_tracking",
     metadata,
     sa.Column("application_name", sa.String(100), primary_key=True),
     sa.Column("notification_id", sa.BigInteger, nullable=False),

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio.to_thread
 import sqlalchemy as sa
 
 from domain import access
 from domain.actor import acting_as
+from resolvers.billing import BillingLoaders
 from resolvers.errors import forbidden, unauthenticated
 from resolvers.loaders import Loaders
 from resolvers.pages import PageLoaders
 from resolvers.viewer import Viewer
+
+if TYPE_CHECKING:
+    from resolvers.history import HistoryPort
 
 T = TypeVar("T")
 
@@ -38,6 +42,15 @@ class Ports(Protocol):
     @property
     def service(self) -> Any: ...
 
+    @property
+    def organizations(self) -> Any: ...
+
+    @property
+    def billing(self) -> Any: ...
+
+    @property
+    def history(self) -> HistoryPort: ...
+
     def wait_for(self, position: int | None) -> None: ...
 
 
@@ -51,6 +64,7 @@ class RequestContext:
     request_id: str | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
     _pages: PageLoaders | None = field(default=None, repr=False)
+    _billing: BillingLoaders | None = field(default=None, repr=False)
 
     # Authorization ------------------------------------------------------------
 
@@ -88,10 +102,17 @@ class RequestContext:
             self._pages = PageLoaders(self.loaders)
         return self._pages
 
+    @property
+    def billing(self) -> BillingLoaders:
+        if self._billing is None:
+            self._billing = BillingLoaders(self.loaders)
+        return self._billing
+
     def forget_loaded(self) -> None:
         """Drop cached reads (after a mutation, so its payload shows the new state)."""
         self._loaders = None
         self._pages = None
+        self._billing = None
 
     # Commands -----------------------------------------------------------------
 

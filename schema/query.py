@@ -8,6 +8,7 @@ import strawberry
 
 from resolvers.ids import from_global_id
 from resolvers.pages import ClientFilter, check_first, clients_page, firm_activity_page
+from schema.billing import Invoice
 from schema.common import Info, Node
 from schema.types import (
     ActivityConnection,
@@ -42,6 +43,9 @@ async def load_node(info: Info, global_id: str) -> Node | None:
     if kind == "Comment":
         row = await loaders.comment.load(local_id)
         return None if row is None else Comment.from_row(row)
+    if kind == "Invoice":
+        row = await info.context.billing.invoice.load(local_id)
+        return None if row is None else Invoice.from_row(row)
     if kind == "ActivityEntry" and local_id.isdigit():
         row = await loaders.activity_entry.load(int(local_id))
         return None if row is None else ActivityEntry.from_row(row)

@@ -8,12 +8,13 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 from strawberry.file_uploads import Upload
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from strawberry.tools import merge_types
-
+from schema.billing import BillingMutation, Invoice
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 from schema.types import ActivityEntry, Client, Comment, Contact, StaffMember
 
 DEFAULT_MAX_DEPTH = 12
@@ -21,10 +22,13 @@ DEFAULT_MAX_DEPTH = 12
 # Each capability contributes its own root fields: add its Query/Mutation/Subscription
 # classes here (they are merged into the three root types).
 QUERY_PARTS: tuple[type, ...] = (Query,)
-MUTATION_PARTS: tuple[type, ...] = (Mutation,)
-SUBSCRIPTION_PARTS: tuple[type, ...] = ()
+MUTATION_PARTS: tuple[type, ...] = (
+    Mutation,
+    BillingMutation,
+)
+SUBSCRIPTION_PARTS: tuple[type, ...] = (Subscription,)
 # Types reachable only through an interface or a union member list.
-EXTRA_TYPES: list[type] = [Client, Contact, StaffMember, Comment, ActivityEntry, Upload]
+EXTRA_TYPES: list[type] = [Client, Contact, StaffMember, Comment, ActivityEntry, Invoice, Upload]
 
 
 def is_expected(error: GraphQLError) -> bool:

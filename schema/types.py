@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,6 +12,10 @@ from strawberry.scalars import JSON
 from resolvers.ids import to_global_id
 from resolvers.pages import ActivityArgs, Page, check_first, position_after
 from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole
+
+if TYPE_CHECKING:
+    from schema.billing import BillingSummary, Invoice, InvoiceConnection, InvoiceStatus
+    from schema.history import ClientSnapshot, FieldChange
 
 
 @strawberry.type
@@ -299,6 +303,14 @@ class ClientOverview:
         rows = await info.context.loaders.latest_activity.load(self.client_id)
         return [ActivityEntry.from_row(r) for r in rows]
 
+    @strawberry.field
+    async def unpaid_invoices(
+        self, info: Info
+    ) -> list[Annotated[Invoice, strawberry.lazy("schema.billing")]]:
+        from schema.billing import unpaid_invoices
+
+        return await unpaid_invoices(info, self.client_id)
+
 
 @strawberry.type
 class Client(Node):
@@ -424,6 +436,57 @@ class Client(Node):
         key = (self.local_id, size, after, activity_args(filter))
         page = await info.context.pages.activity.load(key)
         return ActivityConnection.of(page)
+
+    @strawberry.field
+    async def billing(
+        self, info: Info
+    ) -> Annotated[BillingSummary, strawberry.lazy("schema.billing")]:
+        from schema.billing import billing_summary
+
+        return await billing_summary(info, self.local_id)
+
+    @strawberry.field
+    async def invoices(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        status: list[Annotated[InvoiceStatus, strawberry.lazy("schema.billing")]] | None = None,
+    ) -> Annotated[InvoiceConnection, strawberry.lazy("schema.billing")]:
+        from schema.billing import client_invoices
+
+        return await client_invoices(info, self.local_id, first, after, status)
+
+    @strawberry.field(
+        description="The profile as it stood at a moment or at a version, rebuilt from the events."
+    )
+    async def as_of(
+        self, info: Info, at: datetime | None = None, version: int | None = None
+    ) -> Annotated[ClientSnapshot, strawberry.lazy("schema.history")] | None:
+        from schema.history import resolve_as_of
+
+        return await resolve_as_of(info, self.local_id, at, version)
+
+    @strawberry.field(description="Field-level changes between two moments, oldest first.")
+    async def changes(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime | None = None,
+    ) -> list[Annotated[FieldChange, strawberry.lazy("schema.history")]]:
+        from schema.history import resolve_changes
+
+        return await resolve_changes(info, self.local_id, from_, to)
+
+    @strawberry.field(
+        description="Every value a field ever had and who set it, oldest first (see FieldChange)."
+    )
+    async def field_history(
+        self, info: Info, field: str
+    ) -> list[Annotated[FieldChange, strawberry.lazy("schema.history")]]:
+        from schema.history import resolve_field_history
+
+        return await resolve_field_history(info, self.local_id, field)
 
 
 @strawberry.type

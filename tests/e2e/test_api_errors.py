@@ -3,6 +3,7 @@ that nothing was recorded (the event count did not move)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -114,7 +115,10 @@ async def test_register_client_validation(
     [
         ({"name": " "}, "input.name"),
         ({"tags": [""]}, "input.tags.0"),
-        ({"customFields": [{"key": "a", "value": "1"}, {"key": "a", "value": None}]}, "input.customFields.1.key"),
+        (
+            {"customFields": [{"key": "a", "value": "1"}, {"key": "a", "value": None}]},
+            "input.customFields.1.key",
+        ),
         ({"address": {"line1": "l" * 201}}, "input.address.line1"),
     ],
 )
@@ -457,3 +461,123 @@ async def test_hold_rules(api: Api) -> None:
     client = await get_client(api, client_id)
     assert client is not None
     assert [h["reason"] for h in client["holds"]] == ["fees"]
+
+
+# Custom field count ---------------------------------------------------------------------
+
+
+def fields(count: int, prefix: str = "k") -> list[dict[str, str]]:
+    return [{"key": f"{prefix}{n}", "value": "v"} for n in range(count)]
+
+
+async def test_at_most_100_custom_fields(api: Api) -> None:
+    error = await expect_error(
+        api,
+        REGISTER,
+        "registerClient",
+        "ValidationError",
+        name="Acme",
+        type="COMPANY",
+        customFields=fields(101),
+    )
+    assert error["field"] == "input.customFields"
+    assert error["message"] == "a client can have at most 100 custom fields"
+
+    client_id = await register(api, "Acme", customFields=fields(100))
+    more = await expect_error(
+        api,
+        UPDATE,
+        "updateClientDetails",
+        "ValidationError",
+        clientId=client_id,
+        customFields=[{"key": "extra", "value": "v"}],
+    )
+    assert more["field"] == "input.customFields"
+    # Replacing a value keeps the count at 100.
+    same_count = await mutate(
+        api,
+        UPDATE,
+        "updateClientDetails",
+        clientId=client_id,
+        customFields=[{"key": "k0", "value": None}, {"key": "extra", "value": "v"}],
+    )
+    assert same_count["__typename"] == "ClientPayload"
+    assert len(same_count["client"]["customFields"]) == 100
+    assert same_count["client"]["customFields"][-1] == {"key": "extra", "value": "v"}
+
+
+# Concurrent writers ---------------------------------------------------------------------
+# (PostgreSQL leaves gaps in the notification ids of saves that lost a race, so these tests
+# count what was recorded through the API rather than with api.event_count().)
+
+
+async def concurrently(api: Api, query: str, inputs: list[dict[str, Any]], field: str) -> list[Any]:
+    responses = await asyncio.gather(*(api.gql(query, {"input": i}) for i in inputs))
+    assert [r.get("errors") for r in responses] == [None] * len(inputs)
+    return [r["data"][field] for r in responses]
+
+
+async def activity_count(api: Api, client_id: str, event_type: str) -> int:
+    response = await api.gql(
+        "query($id: ID!, $t: String!) { client(id: $id) { "
+        "activity(filter: {types: [$t]}) { totalCount } } }",
+        {"id": client_id, "t": event_type},
+    )
+    return int(response["data"]["client"]["activity"]["totalCount"])
+
+
+async def test_concurrent_updates_with_one_expected_version_let_exactly_one_win(
+    api: Api,
+) -> None:
+    client_id = await register(api, "Acme")
+    inputs = [{"clientId": client_id, "expectedVersion": 1, "name": f"Name {n}"} for n in range(6)]
+    results = await concurrently(api, UPDATE, inputs, "updateClientDetails")
+    winners = [r for r in results if r["__typename"] == "ClientPayload"]
+    losers = [r for r in results if r["__typename"] == "ConflictError"]
+    assert (len(winners), len(losers)) == (1, 5)
+    assert {(r["expectedVersion"], r["actualVersion"]) for r in losers} == {(1, 2)}
+    client = await get_client(api, client_id)
+    assert client is not None
+    assert client["version"] == 2
+    assert client["name"] == winners[0]["client"]["name"]
+    assert await activity_count(api, client_id, "ClientDetailsUpdated") == 1
+
+
+async def test_concurrent_holds_and_unlinks_keep_the_rules(api: Api) -> None:
+    client_id = await register(api, "Acme")
+    contacts = [await link_new(api, client_id, f"C{n}", "X") for n in range(3)]
+
+    holds = await concurrently(api, HOLD, [{"clientId": client_id}] * 5, "putClientOnHold")
+    assert sorted(r["__typename"] for r in holds) == ["ClientPayload"] + ["RuleViolationError"] * 4
+    assert {r["rule"] for r in holds if "rule" in r} == {"ALREADY_ON_HOLD"}
+
+    unlinks = await concurrently(
+        api, UNLINK, [{"clientId": client_id, "contactId": c} for c in contacts], "unlinkContact"
+    )
+    assert sorted(r["__typename"] for r in unlinks) == [
+        "ClientPayload",
+        "ClientPayload",
+        "RuleViolationError",
+    ]
+    assert {r["rule"] for r in unlinks if "rule" in r} == {"LAST_CONTACT"}
+    client = await get_client(api, client_id)
+    assert client is not None
+    assert (client["version"], client["contacts"]["totalCount"], len(client["holds"])) == (
+        7,
+        1,
+        1,
+    )
+
+
+async def test_concurrent_adds_of_one_staff_member_let_exactly_one_win(api: Api) -> None:
+    input_ = {"userId": "agent-1", "name": "Alice", "email": "a@firm.example", "role": "AGENT"}
+    results = await concurrently(api, ADD_STAFF, [input_] * 5, "addStaffMember")
+    assert (
+        sorted(r["__typename"] for r in results)
+        == ["AddStaffMemberSuccess"] + ["ConflictError"] * 4
+    )
+    assert {
+        (r["expectedVersion"], r["actualVersion"]) for r in results if "actualVersion" in r
+    } == {(0, 1)}
+    response = await api.gql('{ activity(filter: {types: ["StaffMemberAdded"]}) { totalCount } }')
+    assert response["data"]["activity"]["totalCount"] == 1

@@ -616,7 +616,8 @@ async def test_activity_and_latest_activity_are_newest_first(api: Api) -> None:
     assert [e["node"]["type"] for e in client["activity"]["edges"]] == types
     assert all(e["node"]["client"] == {"id": client_id} for e in client["activity"]["edges"])
     assert all(
-        e["node"]["actor"] == {"id": "owner-1", "kind": "STAFF"} for e in client["activity"]["edges"]
+        e["node"]["actor"] == {"id": "owner-1", "kind": "STAFF"}
+        for e in client["activity"]["edges"]
     )
     assert client["overview"]["latestActivity"] == [
         {"type": "ClientHoldReleased", "summary": "owner-1 released the hold on Acme."},

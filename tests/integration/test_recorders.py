@@ -16,7 +16,6 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import psycopg
 from eventsourcing.persistence import (
@@ -53,7 +52,8 @@ class JoinTestThreads:
 
     `ApplicationRecorderTestCase.test_concurrent_no_conflicts` sets its readers' stop event
     but never joins them; a reader still inside `select_notifications()` when the pool is
-    closed crashes the interpreter (SIGSEGV in sqlite3) or errors on the closed psycopg pool.
+    closed can crash the interpreter (seen: SIGSEGV in sqlite3's `execute`), and on
+    PostgreSQL it would race the closing pool and the DROP SCHEMA.
     """
 
     _threads_before: set[threading.Thread]
@@ -64,7 +64,9 @@ class JoinTestThreads:
 
     def tearDown(self) -> None:  # runs before the cleanups that close pools and drop data
         super().tearDown()  # type: ignore[misc]
-        for thread in set(threading.enumerate()) - self._threads_before:
+        started = set(threading.enumerate()) - self._threads_before
+        # Daemon threads are the pools' own workers, which stop when the pools close.
+        for thread in (t for t in started if not t.daemon):
             thread.join(timeout=THREAD_JOIN_TIMEOUT_SECONDS)
             if thread.is_alive():
                 msg = f"{thread!r} was still running {THREAD_JOIN_TIMEOUT_SECONDS}s after the test"
@@ -81,7 +83,7 @@ class SQLiteDatabase(JoinTestThreads):
         directory = tempfile.mkdtemp(prefix="dossier_recorders_")
         self.addCleanup(shutil.rmtree, directory, True)
         self.database_url = f"sqlite:///{Path(directory) / 'dossier.db'}"
-        super().setUp()  # type: ignore[misc]
+        super().setUp()
 
 
 class PostgresDatabase(JoinTestThreads):
@@ -99,7 +101,7 @@ class PostgresDatabase(JoinTestThreads):
         self.addCleanup(self._drop_schema, schema)
         separator = "&" if "?" in POSTGRES_URL else "?"
         self.database_url = f"{POSTGRES_URL}{separator}schema={schema}"
-        super().setUp()  # type: ignore[misc]
+        super().setUp()
 
     @staticmethod
     def _drop_schema(schema: str) -> None:
@@ -115,16 +117,16 @@ class LibraryRecorders:
 
     database_url: str
     addCleanup: Callable[..., None]  # noqa: N815 (unittest.TestCase's method)
-    _factory: InfrastructureFactory[Any] | None = None
+    _factory: InfrastructureFactory[TrackingRecorder] | None = None
 
     def setUp(self) -> None:
         self._factory = None
         super().setUp()  # type: ignore[misc]
 
-    def factory(self) -> InfrastructureFactory[Any]:
+    def factory(self) -> InfrastructureFactory[TrackingRecorder]:
         if self._factory is None:
             env = DatabaseConfig.parse(self.database_url).eventsourcing_env()
-            factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(
+            factory: InfrastructureFactory[TrackingRecorder] = InfrastructureFactory.construct(
                 Environment(APPLICATION_NAME, env)
             )
             self.addCleanup(factory.close)  # closes the connection pool
@@ -134,7 +136,7 @@ class LibraryRecorders:
 
 class LibraryAggregateRecorder(LibraryRecorders):
     def create_recorder(self) -> AggregateRecorder:
-        # The application's only aggregate-recorder-only store is its snapshot store.
+        # Dossier's EventStore (snapshotting enabled) uses the aggregate recorder for snapshots.
         return self.factory().aggregate_recorder(purpose="snapshots")
 
 

@@ -596,6 +596,36 @@ def test_idempotency_key_replays_the_first_result(container: Container) -> None:
     ]
 
 
+def test_concurrent_requests_with_the_same_idempotency_key(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request that loses the race on the key's record replays the winner's result."""
+    svc = container.service
+    store = container.store
+    real_save = store.save
+    other_requests: list[Callable[[], Any]] = []
+    winner: dict[str, str] = {}
+
+    def racing_save(*aggregates: Any) -> Any:
+        if other_requests:
+            other_requests.pop()()
+        return real_save(*aggregates)
+
+    monkeypatch.setattr(store, "save", racing_save)
+    with as_owner():
+        other_requests.append(
+            lambda: winner.update(
+                svc.register_client(name="Acme", client_type=ClientType.COMPANY, key="k").ids
+            )
+        )
+        loser = svc.register_client(name="Acme", client_type=ClientType.COMPANY, key="k")
+    assert loser.replayed is True
+    assert loser.ids == winner
+    assert recorded_types(container) == ["ClientRegistered", "IdempotencyKeyUsed"]
+    container.wait_for(store.head())
+    assert select_rows(container, sa.select(clients.c.id)) == [(winner["client_id"],)]
+
+
 # Visibility -----------------------------------------------------------------------
 
 

@@ -1,0 +1,222 @@
+"""Billing aggregates besides invoices: client credit, firm currency, invoice numbering."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from domain.base import Bookkeeping, DossierAggregate, DossierCreated, DossierEvent
+from domain.errors import RuleViolated
+from domain.money import clean_amount, clean_currency, quantize
+from domain.values import REASON_MAX, optional_text
+
+
+def _id(*parts: str) -> UUID:
+    return uuid5(NAMESPACE_URL, json.dumps(["dossier", *parts]))
+
+
+def account_id(firm_id: str, client_id: UUID) -> UUID:
+    return _id("account", firm_id, str(client_id))
+
+
+def firm_settings_id(firm_id: str) -> UUID:
+    return _id("firm-settings", firm_id)
+
+
+def invoice_number_id(firm_id: str, number: str) -> UUID:
+    return _id("invoice-number", firm_id, number.casefold())
+
+
+def invoice_sequence_id(firm_id: str) -> UUID:
+    return _id("invoice-sequence", firm_id)
+
+
+class AccountEvent(DossierEvent):
+    client_id: UUID
+
+    def about_client(self) -> UUID | None:
+        return self.client_id
+
+
+class ClientAccount(DossierAggregate):
+    """A client's account with the firm: credit balances per currency."""
+
+    class ClientAccountOpened(DossierCreated, Bookkeeping):
+        client_id: UUID
+
+    class CreditAdded(AccountEvent):
+        amount: str
+        currency: str
+        source: str  # "credit_note" | "overpayment"
+        invoice_id: UUID | None
+        reason: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.add(self.currency, Decimal(self.amount))
+
+        def summarize(self, who: str, label: Any) -> str | None:
+            client = label(str(self.client_id), "a client")
+            if self.source == "overpayment":
+                invoice = label(str(self.invoice_id), "an invoice")
+                return (
+                    f"{self.amount} {self.currency} overpaid on {invoice} went to the credit "
+                    f"of {client}."
+                )
+            reason = f": {self.reason}" if self.reason else ""
+            return (
+                f"{who} issued a credit note of {self.amount} {self.currency} to {client}{reason}."
+            )
+
+    class CreditApplied(AccountEvent):
+        amount: str
+        currency: str
+        invoice_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.add(self.currency, -Decimal(self.amount))
+
+        def summarize(self, who: str, label: Any) -> str | None:
+            invoice = label(str(self.invoice_id), "an invoice")
+            return f"{who} applied {self.amount} {self.currency} of credit to {invoice}."
+
+    def __init__(self, firm_id: str, client_id: UUID) -> None:
+        self.firm_id = firm_id
+        self.client_id = client_id
+        self.credit: dict[str, str] = {}
+
+    def add(self, currency: str, amount: Decimal) -> None:
+        self.credit[currency] = str(quantize(self.balance(currency) + amount, currency))
+
+    def balance(self, currency: str) -> Decimal:
+        return Decimal(self.credit.get(currency, "0"))
+
+    @classmethod
+    def open(cls, *, firm_id: str, client_id: UUID) -> ClientAccount:
+        return cls._create(
+            cls.ClientAccountOpened,
+            id=account_id(firm_id, client_id),
+            firm_id=firm_id,
+            client_id=client_id,
+        )
+
+    def add_credit_note(self, amount: Decimal | str, currency: str, reason: str | None) -> None:
+        code = clean_currency("input.currency", currency)
+        self.trigger_event(
+            self.CreditAdded,
+            client_id=self.client_id,
+            amount=str(clean_amount("input.amount", amount, code)),
+            currency=code,
+            source="credit_note",
+            invoice_id=None,
+            reason=optional_text("input.reason", reason, REASON_MAX),
+        )
+
+    def add_overpayment(self, amount: Decimal, currency: str, invoice_id: UUID) -> None:
+        self.trigger_event(
+            self.CreditAdded,
+            client_id=self.client_id,
+            amount=str(amount),
+            currency=currency,
+            source="overpayment",
+            invoice_id=invoice_id,
+            reason=None,
+        )
+
+    def apply_credit(self, amount: Decimal, currency: str, invoice_id: UUID) -> None:
+        if amount > self.balance(currency):
+            raise RuleViolated(
+                "INSUFFICIENT_CREDIT",
+                f"the client has {self.balance(currency)} {currency} of credit, not {amount}",
+            )
+        self.trigger_event(
+            self.CreditApplied,
+            client_id=self.client_id,
+            amount=str(amount),
+            currency=currency,
+            invoice_id=invoice_id,
+        )
+
+
+class FirmSettings(DossierAggregate):
+    """Firm-wide billing settings: the currency of its figures."""
+
+    class FirmSettingsCreated(DossierCreated, Bookkeeping):
+        pass
+
+    class FirmCurrencySet(DossierEvent):
+        currency: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.currency = self.currency
+
+        def summarize(self, who: str, label: Any) -> str | None:
+            return f"{who} set the firm's currency to {self.currency}."
+
+    def __init__(self, firm_id: str) -> None:
+        self.firm_id = firm_id
+        self.currency: str | None = None
+
+    @classmethod
+    def create(cls, firm_id: str) -> FirmSettings:
+        return cls._create(cls.FirmSettingsCreated, id=firm_settings_id(firm_id), firm_id=firm_id)
+
+    def set_currency(self, currency: str) -> None:
+        code = clean_currency("input.currency", currency)
+        if code != self.currency:
+            self.trigger_event(self.FirmCurrencySet, currency=code)
+
+
+class InvoiceNumber(DossierAggregate):
+    """Index aggregate: one per (firm, invoice number), saved with the invoice it names."""
+
+    class InvoiceNumberReserved(DossierCreated, Bookkeeping):
+        number: str
+        invoice_id: UUID
+
+    def __init__(self, firm_id: str, number: str, invoice_id: UUID) -> None:
+        self.firm_id = firm_id
+        self.number = number
+        self.invoice_id = invoice_id
+
+    @classmethod
+    def reserve(cls, *, firm_id: str, number: str, invoice_id: UUID) -> InvoiceNumber:
+        return cls._create(
+            cls.InvoiceNumberReserved,
+            id=invoice_number_id(firm_id, number),
+            firm_id=firm_id,
+            number=number,
+            invoice_id=invoice_id,
+        )
+
+
+class InvoiceSequence(DossierAggregate):
+    """The firm's counter for generated invoice numbers (INV-000001, ...)."""
+
+    class InvoiceSequenceStarted(DossierCreated, Bookkeeping):
+        pass
+
+    class InvoiceNumberTaken(DossierEvent, Bookkeeping):
+        value: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.last = self.value
+
+    def __init__(self, firm_id: str) -> None:
+        self.firm_id = firm_id
+        self.last = 0
+
+    @classmethod
+    def start(cls, firm_id: str) -> InvoiceSequence:
+        return cls._create(
+            cls.InvoiceSequenceStarted, id=invoice_sequence_id(firm_id), firm_id=firm_id
+        )
+
+    def take(self, value: int) -> str:
+        self.trigger_event(self.InvoiceNumberTaken, value=value)
+        return format_number(value)
+
+
+def format_number(value: int) -> str:
+    return f"INV-{value:06d}"

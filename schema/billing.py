@@ -1,0 +1,493 @@
+"""Billing on the profile: invoices, payments, credit and the header's figures."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from uuid import UUID
+
+import strawberry
+
+from domain import access
+from resolvers.billing import is_overdue, today
+from resolvers.ids import to_global_id, uuid_of
+from resolvers.pages import Page, check_first, position_after
+from schema.common import Info, Node, PageInfo
+from schema.errors import NotFoundError, RuleViolationError, ValidationError, not_found_error
+from schema.mutation import _client, _perform
+
+if TYPE_CHECKING:
+    from schema.types import Client
+
+
+@strawberry.enum
+class InvoiceStatus(Enum):
+    DRAFT = "DRAFT"
+    OPEN = "OPEN"
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    PAID = "PAID"
+    VOID = "VOID"
+
+
+@strawberry.type
+class Money:
+    amount: Decimal
+    currency: str
+
+
+@strawberry.type
+class InvoiceLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    total: Decimal
+
+
+@strawberry.type(description="A payment recorded on an invoice.")
+class Payment:
+    amount: Money
+    applied: Money = strawberry.field(description="The part that paid the invoice.")
+    credited: Money = strawberry.field(description="The part put on the client's account.")
+    paid_on: date
+    method: str | None
+    reference: str | None
+
+
+@strawberry.type
+class Invoice(Node):
+    id: strawberry.ID
+    number: str
+    status: InvoiceStatus
+    issued_on: date
+    due_on: date
+    currency: str
+    lines: list[InvoiceLine]
+    total: Money
+    paid: Money
+    balance: Money
+    overdue: bool
+    paid_on: date | None
+    payments: list[Payment]
+    void_reason: str | None
+    client_id: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Invoice:
+        def money(amount: str) -> Money:
+            return Money(amount=Decimal(amount), currency=row.currency)
+
+        return cls(
+            id=strawberry.ID(to_global_id("Invoice", row.id)),
+            number=row.number,
+            status=InvoiceStatus(row.status),
+            issued_on=row.issued_on,
+            due_on=row.due_on,
+            currency=row.currency,
+            lines=[
+                InvoiceLine(
+                    description=line["description"],
+                    quantity=Decimal(line["quantity"]),
+                    unit_price=Decimal(line["unit_price"]),
+                    total=Decimal(line["total"]),
+                )
+                for line in row.lines
+            ],
+            total=money(row.total),
+            paid=money(row.paid),
+            balance=money(row.balance),
+            overdue=is_overdue(row, today()),
+            paid_on=row.paid_on,
+            payments=[
+                Payment(
+                    amount=money(p["amount"]),
+                    applied=money(p["applied"]),
+                    credited=money(p["credited"]),
+                    paid_on=date.fromisoformat(p["paid_on"]),
+                    method=p["method"],
+                    reference=p["reference"],
+                )
+                for p in row.payments
+            ],
+            void_reason=row.void_reason,
+            client_id=row.client_id,
+        )
+
+    @strawberry.field
+    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("schema.types")]:
+        from schema.types import Client
+
+        row = await info.context.loaders.client_in_firm.load(self.client_id)
+        return Client.from_row(row)
+
+    @strawberry.field(
+        description="Whether the client's current credit in this currency covers the balance."
+    )
+    async def payable_from_credit(self, info: Info) -> bool:
+        if self.status not in (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID):
+            return False
+        credit = await info.context.billing.credit_by_client.load(self.client_id)
+        return credit.get(self.currency, Decimal(0)) >= self.balance.amount
+
+
+@strawberry.type
+class InvoiceEdge:
+    cursor: str
+    node: Invoice
+
+
+@strawberry.type
+class InvoiceConnection:
+    edges: list[InvoiceEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class PeriodAmount:
+    period: str = strawberry.field(description="A calendar month, e.g. 2026-11.")
+    amount: Money
+
+
+@strawberry.type(
+    description="Figures of a client's profile header. Amounts are in the firm's currency."
+)
+class BillingSummary:
+    unpaid_total: Money
+    overdue_total: Money
+    unpaid_count: int
+    overdue_count: int
+    average_days_to_pay: float | None = strawberry.field(
+        description="Mean of (paid on - issued on) in days over fully paid invoices; null if none."
+    )
+    credit_balance: Money
+    excluded_invoice_count: int = strawberry.field(
+        description="Invoices in another currency than the firm's, left out of the totals."
+    )
+    invoiced_by_month: list[PeriodAmount] = strawberry.field(
+        description="Total invoiced per month (void invoices excluded), oldest first."
+    )
+
+
+async def billing_summary(info: Info, client_id: str) -> BillingSummary:
+    s = await info.context.billing.summary(client_id)
+
+    def money(amount: Decimal) -> Money:
+        return Money(amount=amount, currency=s.currency)
+
+    return BillingSummary(
+        unpaid_total=money(s.unpaid_total),
+        overdue_total=money(s.overdue_total),
+        unpaid_count=s.unpaid_count,
+        overdue_count=s.overdue_count,
+        average_days_to_pay=s.average_days_to_pay,
+        credit_balance=money(s.credit_balance),
+        excluded_invoice_count=s.excluded_invoice_count,
+        invoiced_by_month=[
+            PeriodAmount(period=p.period, amount=money(p.amount)) for p in s.invoiced_by_month
+        ],
+    )
+
+
+async def client_invoices(
+    info: Info,
+    client_id: str,
+    first: int | None,
+    after: str | None,
+    status: list[InvoiceStatus] | None,
+) -> InvoiceConnection:
+    size = check_first(first, 20)
+    start = position_after(after)
+    rows = await info.context.billing.invoices_by_client.load(client_id)
+    if status is not None:
+        wanted = {s.value for s in status}
+        rows = [r for r in rows if r.status in wanted]
+    remaining = rows
+    if start is not None:
+        index = next((i for i, r in enumerate(rows) if r.position == start), None)
+        remaining = rows[index + 1 :] if index is not None else []
+    page = Page.of(remaining, size, lambda r: r.position, after=after, total=len(rows))
+    return InvoiceConnection(
+        edges=[
+            InvoiceEdge(cursor=c, node=Invoice.from_row(r))
+            for r, c in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=PageInfo.of(page),
+        total_count=len(rows),
+    )
+
+
+async def unpaid_invoices(info: Info, client_id: str) -> list[Invoice]:
+    rows = await info.context.billing.invoices_by_client.load(client_id)
+    unpaid = sorted(
+        (r for r in rows if r.status in ("OPEN", "PARTIALLY_PAID")),
+        key=lambda r: (r.due_on, r.number),
+    )
+    return [Invoice.from_row(r) for r in unpaid]
+
+
+# Mutations ---------------------------------------------------------------------
+
+
+@strawberry.input
+class InvoiceLineInput:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+
+
+@strawberry.input
+class IssueInvoiceInput:
+    client_id: strawberry.ID
+    issued_on: date
+    due_on: date
+    currency: str
+    lines: list[InvoiceLineInput]
+    number: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class RecordPaymentInput:
+    invoice_id: strawberry.ID
+    amount: Decimal
+    paid_on: date
+    idempotency_key: str | None = None
+    method: str | None = None
+    reference: str | None = None
+    overpayment_to_credit: bool = strawberry.field(
+        default=False,
+        description="Put the part above the invoice's balance on the client's account as credit.",
+    )
+
+
+@strawberry.input
+class VoidInvoiceInput:
+    invoice_id: strawberry.ID
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class IssueCreditNoteInput:
+    client_id: strawberry.ID
+    amount: Decimal
+    currency: str
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ApplyCreditInput:
+    invoice_id: strawberry.ID
+    amount: Decimal | None = strawberry.field(
+        default=None, description="Defaults to as much as the credit and the balance allow."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class SetFirmCurrencyInput:
+    currency: str
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class InvoicePayload:
+    invoice: Invoice
+
+
+@strawberry.type
+class CreditNotePayload:
+    client: Annotated[Client, strawberry.lazy("schema.types")]
+
+
+@strawberry.type
+class FirmCurrencyPayload:
+    currency: str
+
+
+IssueInvoiceResult: TypeAlias = Annotated[
+    InvoicePayload | ValidationError | NotFoundError | RuleViolationError,
+    strawberry.union("IssueInvoiceResult"),
+]
+RecordPaymentResult: TypeAlias = Annotated[
+    InvoicePayload | ValidationError | NotFoundError | RuleViolationError,
+    strawberry.union("RecordPaymentResult"),
+]
+VoidInvoiceResult: TypeAlias = Annotated[
+    InvoicePayload | NotFoundError | RuleViolationError, strawberry.union("VoidInvoiceResult")
+]
+IssueCreditNoteResult: TypeAlias = Annotated[
+    CreditNotePayload | ValidationError | NotFoundError, strawberry.union("IssueCreditNoteResult")
+]
+ApplyCreditResult: TypeAlias = Annotated[
+    InvoicePayload | ValidationError | NotFoundError | RuleViolationError,
+    strawberry.union("ApplyCreditResult"),
+]
+SetFirmCurrencyResult: TypeAlias = Annotated[
+    FirmCurrencyPayload | ValidationError, strawberry.union("SetFirmCurrencyResult")
+]
+
+
+async def _invoice_payload(info: Info, outcome: Any) -> Any:
+    if not hasattr(outcome, "ids"):
+        return outcome
+    row = await info.context.billing.invoice.load(outcome.ids["invoice_id"])
+    if row is None:  # the viewer's own write on a client it can no longer see
+        row = await _invoice_in_firm(info, outcome.ids["invoice_id"])
+    return InvoicePayload(invoice=Invoice.from_row(row))
+
+
+async def _invoice_in_firm(info: Info, invoice_id: str) -> Any:
+    import sqlalchemy as sa
+
+    from projections.billing import invoices
+
+    firm = info.context.loaders.viewer.firm_id
+
+    def fetch(conn: sa.Connection) -> Any:
+        return conn.execute(
+            sa.select(invoices).where(invoices.c.id == invoice_id, invoices.c.firm_id == firm)
+        ).one()
+
+    return await info.context.loaders.run(fetch)
+
+
+def _invoice_uuid(global_id: str) -> UUID | None:
+    return uuid_of(global_id, "Invoice")
+
+
+@strawberry.type
+class BillingMutation:
+    @strawberry.mutation
+    async def issue_invoice(self, info: Info, input: IssueInvoiceInput) -> IssueInvoiceResult:
+
+        viewer = info.context.require(access.can_mutate, "issue invoices")
+        client_id = uuid_of(input.client_id, "Client")
+        if client_id is None:
+            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
+        lines = [(line.description, line.quantity, line.unit_price) for line in input.lines]
+        outcome = await _perform(
+            info,
+            viewer,
+            (ValidationError, NotFoundError, RuleViolationError),
+            {"Client": input.client_id},
+            lambda _s: info.context.ports.billing.issue_invoice(
+                client_id,
+                number=input.number,
+                issued_on=input.issued_on,
+                due_on=input.due_on,
+                currency=input.currency,
+                lines=lines,
+                key=input.idempotency_key,
+            ),
+        )
+        return await _invoice_payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation
+    async def record_payment(self, info: Info, input: RecordPaymentInput) -> RecordPaymentResult:
+
+        viewer = info.context.require(access.can_mutate, "record payments")
+        invoice_id = _invoice_uuid(input.invoice_id)
+        if invoice_id is None:
+            return not_found_error(input.invoice_id, f"Invoice {input.invoice_id} was not found")
+        outcome = await _perform(
+            info,
+            viewer,
+            (ValidationError, NotFoundError, RuleViolationError),
+            {"Invoice": input.invoice_id},
+            lambda _s: info.context.ports.billing.record_payment(
+                invoice_id,
+                amount=input.amount,
+                paid_on=input.paid_on,
+                method=input.method,
+                reference=input.reference,
+                overpayment_to_credit=input.overpayment_to_credit,
+                key=input.idempotency_key,
+            ),
+        )
+        return await _invoice_payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation
+    async def void_invoice(self, info: Info, input: VoidInvoiceInput) -> VoidInvoiceResult:
+
+        viewer = info.context.require(access.can_mutate, "void invoices")
+        invoice_id = _invoice_uuid(input.invoice_id)
+        if invoice_id is None:
+            return not_found_error(input.invoice_id, f"Invoice {input.invoice_id} was not found")
+        outcome = await _perform(
+            info,
+            viewer,
+            (NotFoundError, RuleViolationError),
+            {"Invoice": input.invoice_id},
+            lambda _s: info.context.ports.billing.void_invoice(
+                invoice_id, reason=input.reason, key=input.idempotency_key
+            ),
+        )
+        return await _invoice_payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Put credit on a client's account (a credit note).")
+    async def issue_credit_note(
+        self, info: Info, input: IssueCreditNoteInput
+    ) -> IssueCreditNoteResult:
+
+        viewer = info.context.require(access.can_mutate, "issue credit notes")
+        client_id = uuid_of(input.client_id, "Client")
+        if client_id is None:
+            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
+        outcome = await _perform(
+            info,
+            viewer,
+            (ValidationError, NotFoundError),
+            {"Client": input.client_id},
+            lambda _s: info.context.ports.billing.issue_credit_note(
+                client_id,
+                amount=input.amount,
+                currency=input.currency,
+                reason=input.reason,
+                key=input.idempotency_key,
+            ),
+        )
+        if not hasattr(outcome, "ids"):
+            return outcome  # type: ignore[no-any-return]
+        return CreditNotePayload(client=await _client(info, outcome.ids["client_id"]))
+
+    @strawberry.mutation(description="Pay an invoice from the client's credit.")
+    async def apply_credit(self, info: Info, input: ApplyCreditInput) -> ApplyCreditResult:
+        from resolvers.billing import today
+
+        viewer = info.context.require(access.can_mutate, "apply credit")
+        invoice_id = _invoice_uuid(input.invoice_id)
+        if invoice_id is None:
+            return not_found_error(input.invoice_id, f"Invoice {input.invoice_id} was not found")
+        outcome = await _perform(
+            info,
+            viewer,
+            (ValidationError, NotFoundError, RuleViolationError),
+            {"Invoice": input.invoice_id},
+            lambda _s: info.context.ports.billing.apply_credit(
+                invoice_id, amount=input.amount, applied_on=today(), key=input.idempotency_key
+            ),
+        )
+        return await _invoice_payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Set the currency of the firm's billing figures.")
+    async def set_firm_currency(
+        self, info: Info, input: SetFirmCurrencyInput
+    ) -> SetFirmCurrencyResult:
+
+        viewer = info.context.require(access.can_manage_staff, "set the firm's currency")
+        outcome = await _perform(
+            info,
+            viewer,
+            (ValidationError,),
+            {},
+            lambda _s: info.context.ports.billing.set_firm_currency(
+                input.currency, key=input.idempotency_key
+            ),
+        )
+        if not hasattr(outcome, "ids"):
+            return outcome  # type: ignore[no-any-return]
+        return FirmCurrencyPayload(currency=await info.context.billing.firm_currency())
