@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 import structlog
 
+from domain.audit import ChainVerification
+from infra.audit import AuditStore
 from infra.database import DatabaseConfig, create_engine, ensure_schema
 from infra.eventstore import EventStore
 from infra.live import ActivityFanout
@@ -103,6 +105,10 @@ class Container:
     def history(self) -> EventHistory:
         """Time travel over the event store (audit features only)."""
         return EventHistory(self.store)
+
+    def verify_audit_chains(self, limits: dict[str, int | None]) -> dict[str, ChainVerification]:
+        """Recompute clients' audit chains from the stored events (see infra.audit)."""
+        return AuditStore(self.store, self.engine).verify_chains(limits)
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: wait until the read models include `position`."""

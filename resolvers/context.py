@@ -18,6 +18,7 @@ from resolvers.pages import PageLoaders
 from resolvers.viewer import Viewer
 
 if TYPE_CHECKING:
+    from domain.audit import ChainVerification
     from resolvers.history import HistoryPort
 
 T = TypeVar("T")
@@ -50,6 +51,10 @@ class Ports(Protocol):
 
     @property
     def history(self) -> HistoryPort: ...
+
+    def verify_audit_chains(
+        self, limits: dict[str, int | None]
+    ) -> dict[str, ChainVerification]: ...
 
     def wait_for(self, position: int | None) -> None: ...
 

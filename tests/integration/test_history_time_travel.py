@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -115,8 +115,8 @@ def test_another_firm_gets_nothing(container: Container) -> None:
     client_id = renamed_twice(container)
     assert as_of(container, client_id, version=2, firm="firm-b") is None
     assert as_of(container, client_id, at=datetime.now().astimezone(), firm="firm-b") is None
-    assert container.history.client_changes("firm-b", client_id, datetime.min.astimezone(),
-                                            datetime.now().astimezone()) == []
+    start, end = datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC)
+    assert container.history.client_changes("firm-b", client_id, start, end) == []
     assert container.history.field_history("firm-b", client_id, "name") == []
 
 
@@ -141,8 +141,9 @@ def test_related_state_as_of_then(container: Container) -> None:
         ).ids["contact_id"]  # v2
         svc.assign_team_member(cid, "user-bob")  # v3
         svc.put_client_on_hold(cid, reason="Unpaid invoice")  # v4
-        svc.update_client_details(cid, address={"line1": "1 Main Street", "city": "Leeds",
-                                                "country": "GB"})  # v5
+        svc.update_client_details(
+            cid, address={"line1": "1 Main Street", "city": "Leeds", "country": "GB"}
+        )  # v5
     with as_owner(BOB):
         svc.release_client_hold(cid)  # v6
         carl = svc.link_contact(
@@ -162,13 +163,15 @@ def test_related_state_as_of_then(container: Container) -> None:
     assert v4.details_complete is False
     assert v4.custom_fields == [{"key": "VAT number", "value": "GB1"}]
     assert v4.address == {"line1": "1 Main Street", "city": "Leeds"}
-    assert [(c.contact_id, c.first_name, c.last_name, c.description, c.linked_at)
-            for c in v4.contacts] == [(alice, "Alice", "Adams", "CFO", times[1])]
+    assert [
+        (c.contact_id, c.first_name, c.last_name, c.description, c.linked_at) for c in v4.contacts
+    ] == [(alice, "Alice", "Adams", "CFO", times[1])]
     assert [(m.user_id, m.name, m.assigned_at, m.assigned_by) for m in v4.team] == [
         ("user-bob", "Bob Baker", times[2], ANN_DICT)
     ]
-    assert [(h.placed_at, h.placed_by, h.reason, h.released_at, h.released_by)
-            for h in v4.holds] == [(times[3], ANN_DICT, "Unpaid invoice", None, None)]
+    assert [
+        (h.placed_at, h.placed_by, h.reason, h.released_at, h.released_by) for h in v4.holds
+    ] == [(times[3], ANN_DICT, "Unpaid invoice", None, None)]
     assert v4.billing is None
 
     v7 = as_of(container, client_id, at=times[6] + (times[7] - times[6]) / 2)
@@ -238,5 +241,5 @@ def test_as_of_on_a_long_stream_starts_from_the_nearest_snapshot(
         state = as_of(container, client_id, at=moment)
         assert state is not None
         assert (state.version, state.name) == (expected, f"n{expected}")
-        single_reads = [c for c in calls if c[2] is not None or (c[0] is not None and c[1] is not None and c[1] - c[0] == 1)]
-        assert len(single_reads) <= 14
+        # The latest version, ~log2(1000) probes, the rebuild and the following version.
+        assert len(calls) <= 15, calls
