@@ -62,12 +62,13 @@ def clean_period(field: str, period: str) -> str:
 
 def clean_balance(field: str, balance: Decimal | str) -> Decimal:
     """A finite amount with at most 2 decimal places, quantized to cents."""
+    text = str(balance).strip()
     try:
-        number = Decimal(str(balance).strip())
+        number = Decimal(text)
     except InvalidOperation:
-        raise InvalidInput(field, f"{balance!r} is not a decimal number") from None
+        raise InvalidInput(field, f"{text!r} is not a decimal number") from None
     if not number.is_finite():
-        raise InvalidInput(field, f"{balance!r} is not a finite number")
+        raise InvalidInput(field, f"{text!r} is not a finite number")
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > BALANCE_PLACES:
         raise InvalidInput(field, f"balances have at most {BALANCE_PLACES} decimal places")
@@ -289,6 +290,7 @@ class LinkedOrganization(DossierAggregate):
 
     def acknowledge_alert(self, account: str, period: str, note: str | None) -> None:
         """Acknowledge a current alert; it then stays hidden unless asked for."""
+        self._require_linked()
         finding = self.finding(account, period)
         if finding is None or not finding.alert:
             raise NotFound("LedgerAlert", f"{account} {period}")

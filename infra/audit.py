@@ -36,7 +36,8 @@ from domain.audit import (
     verify_chain,
 )
 from infra.eventstore import EventStore
-from projections.audit_chain import audit_heads, audit_links
+from infra.runner import tracking_positions
+from projections.audit_chain import AuditChainProjection, audit_heads, audit_links
 from projections.base import event_data
 from resolvers.ids import to_global_id, uuid_of
 
@@ -270,6 +271,12 @@ class AuditStore:
 
     # Exports ----------------------------------------------------------------
 
+    def projected_position(self) -> int:
+        """The position up to which the chain projection has recorded links."""
+        return tracking_positions(self.engine, [AuditChainProjection.name])[
+            AuditChainProjection.name
+        ]
+
     def export_rows(self, client_id: str, through: int | None = None) -> Iterator[ExportRow]:
         """A client's events in chain order with their recorded link hashes."""
         offset = 0
@@ -329,7 +336,7 @@ class AuditStore:
             client_id=client_id,
             firm_id=firm,
             content_format=content_format,
-            through=self.store.head() if through is None else through,
+            through=self.projected_position() if through is None else through,
         )
 
         def chunks() -> Iterator[bytes]:

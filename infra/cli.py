@@ -177,6 +177,246 @@ def export_schema(
     console.print(f"Wrote {path}")
 
 
+@app.command("import-ledger")
+def import_ledger(
+    org_id: Annotated[str, typer.Argument(help="LinkedOrganization id (global id or uuid).")],
+    file: Annotated[Path, typer.Argument(help="CSV with columns account,period,balance.")],
+    user: Annotated[
+        str | None, typer.Option(help="Act as this staff user id (default: the system).")
+    ] = None,
+) -> None:
+    """Import general-ledger balances from a CSV file; a file with a bad row imports nothing."""
+    from domain.actor import acting_as
+    from domain.errors import DomainError
+    from infra.ledger_csv import (
+        LedgerFileRejected,
+        acting_for_import,
+        import_ledger_file,
+        open_alert_count,
+        organization_uuid,
+        parse_ledger_csv,
+    )
+
+    configure_logging(json=False, level=logging.WARNING)
+    organization = organization_uuid(org_id)
+    if organization is None:
+        console.print(f"[red]{org_id!r} is not an organization id[/red]")
+        raise typer.Exit(2)
+    try:
+        ledger = parse_ledger_csv(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        console.print(f"[red]Cannot read {file}:[/red] {error}")
+        raise typer.Exit(2) from None
+    except LedgerFileRejected as rejected:
+        console.print(f"[red]{file.name} was rejected; nothing was imported.[/red]")
+        for problem in rejected.errors:
+            console.print(f"  {problem}")
+        raise typer.Exit(1) from None
+    container = Container(_settings()).open(start_projections=True)
+    try:
+        service = container.organizations
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("balances", total=len(ledger.rows))
+            ctx = acting_for_import(service, organization, user)
+            with acting_as(ctx.actor, ctx.firm_id, ctx.role):
+                outcomes = import_ledger_file(
+                    service,
+                    organization,
+                    ledger,
+                    source=file.name,
+                    on_batch=lambda done: progress.update(task, completed=done),
+                )
+        container.wait_for(max((o.position or 0) for o in outcomes))
+        replayed = sum(1 for o in outcomes if o.replayed)
+        note = f" ({replayed} batch(es) were already imported)" if replayed else ""
+        alerts = open_alert_count(container.engine, organization)
+        console.print(
+            f"Imported {len(ledger.rows)} balances from {file.name}{note}; "
+            f"the organization has {alerts} open ledger alert(s)."
+        )
+    except DomainError as error:
+        console.print(f"[red]Nothing more was imported:[/red] {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+
+
+def _audit_container() -> Container:
+    """A container whose chain is caught up with the store (applied here if need be)."""
+    configure_logging(json=False, level=logging.WARNING)
+    container = Container(_settings()).open(start_projections=False)
+    container.runner.catch_up()
+    return container
+
+
+@app.command("export")
+def export_client(
+    client_id: Annotated[str, typer.Argument(help="The client's id (uuid or global id).")],
+    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+) -> None:
+    """Export a client's full event history (position, time, type, actor, data, hash) with a
+    signed manifest next to it (FILE.manifest.json)."""
+    from infra.audit import FORMATS, AuditStore, ExportError, Signer, client_local_id
+    from infra.audit import export_to_file as write_export
+
+    if fmt not in FORMATS:
+        console.print(f"[red]Unknown format {fmt!r}[/red]; use jsonl or csv", soft_wrap=True)
+        raise typer.Exit(2)
+    local = client_local_id(client_id)
+    if local is None:
+        console.print(f"[red]{client_id!r} is not a client id[/red]", soft_wrap=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        signer = Signer.from_settings(settings.export_signing_key, settings.export_signing_key_file)
+    except ExportError as error:
+        console.print(f"[red]{error}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    container = _audit_container()
+    try:
+        audit = AuditStore(container.store, container.engine)
+        total = audit.verify_chains({local: None})[local].event_count
+        if total == 0:
+            console.print(f"[red]No client {local}[/red]", soft_wrap=True)
+            raise typer.Exit(1)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task(f"client {local}", total=total)
+            manifest, manifest_path = write_export(
+                audit,
+                local,
+                fmt,
+                out,
+                signer,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )
+        console.print(
+            f"Wrote {manifest['eventCount']} events to {out} and the signed manifest to"
+            f" {manifest_path} (chain head {manifest['headHash']}).",
+            soft_wrap=True,
+        )
+        if not manifest["chainValid"]:
+            console.print(
+                "[red]The stored events no longer match the audit chain from version"
+                f" {manifest['firstBrokenVersion']}[/red]",
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+    finally:
+        container.close()
+
+
+@app.command("verify-export")
+def verify_export_file(
+    file: Annotated[Path, typer.Argument(help="The exported .jsonl or .csv file.")],
+    manifest: Annotated[Path, typer.Argument(help="Its manifest (FILE.manifest.json).")],
+    key: Annotated[
+        str | None, typer.Option(help="HMAC key (default: DOSSIER_EXPORT_SIGNING_KEY).")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="Ed25519 public key (PEM) of the signer.")
+    ] = None,
+) -> None:
+    """Re-verify an export from the file alone: signature, SHA-256, every line's chain link
+    recomputed from its stored form, and the chain head. Needs no database."""
+    import json
+    import os
+
+    from infra.audit import verify_export
+
+    hmac_key = key or os.environ.get("DOSSIER_EXPORT_SIGNING_KEY")
+    check = verify_export(
+        file.read_bytes(),
+        json.loads(manifest.read_text()),
+        hmac_key=hmac_key.encode() if hmac_key else None,
+        public_key_pem=public_key.read_bytes() if public_key else None,
+    )
+    if check.ok:
+        console.print(
+            f"[green]OK[/green]: {check.event_count} events, chain head {check.head_hash}",
+            soft_wrap=True,
+        )
+        return
+    for problem in check.problems:
+        console.print(f"[red]✗[/red] {problem}", soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def digest(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the digest (JSON).")],
+    firm: Annotated[str | None, typer.Option(help="One firm; all when omitted.")] = None,
+) -> None:
+    """Write the audit digest (every client's chain head and the root) for safe keeping."""
+    import json
+
+    from infra.audit import AuditStore
+
+    container = _audit_container()
+    try:
+        document = AuditStore(container.store, container.engine).digest(firm)
+    finally:
+        container.close()
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    console.print(
+        f"Wrote {len(document['clients'])} heads, root {document['rootHash']}, to {out}",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def verify(
+    digest_file: Annotated[
+        Path, typer.Option("--digest", help="A digest kept earlier (auditDigest's JSON).")
+    ],
+    firm: Annotated[str | None, typer.Option(help="Only accept clients of this firm.")] = None,
+) -> None:
+    """Prove that the current history extends a digest kept earlier (recomputed from the
+    stored events); names every client whose history does not."""
+    import json
+
+    from infra.audit import AuditStore, DigestFormatError
+
+    try:
+        document = json.loads(digest_file.read_text())
+    except ValueError as error:
+        console.print(f"[red]{digest_file} is not JSON: {error}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    container = _audit_container()
+    try:
+        result = AuditStore(container.store, container.engine).verify_digest(document, firm)
+    except DigestFormatError as error:
+        console.print(f"[red]Not a digest: {error}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    finally:
+        container.close()
+    if not result.root_matches:
+        console.print(
+            "[red]✗[/red] the rootHash does not recompute from the listed heads", soft_wrap=True
+        )
+    for m in result.mismatches:
+        console.print(f"[red]✗[/red] {m.client_id}: {m.reason}: {m.message}", soft_wrap=True)
+    if not result.valid:
+        raise typer.Exit(1)
+    console.print(
+        f"[green]OK[/green]: the current history extends the digest"
+        f" ({result.checked_clients} clients).",
+        soft_wrap=True,
+    )
+
+
 def main() -> None:
     app()
 

@@ -9,9 +9,10 @@ from domain.audit import ChainVerification
 from infra.audit import AuditStore
 from infra.database import DatabaseConfig, create_engine, ensure_schema
 from infra.eventstore import EventStore
-from infra.live import ActivityFanout
 from infra.history import EventHistory
+from infra.live import ActivityFanout
 from infra.organizations_service import OrganizationsService
+from infra.quotes_service import QuotesService, ServiceSubscriptionsService
 from infra.runner import ProjectionRunner
 from infra.service import BillingService, DossierService
 from infra.settings import Settings
@@ -100,6 +101,16 @@ class Container:
     @property
     def billing(self) -> BillingService:
         return BillingService(self.service)
+
+    @property
+    def quotes(self) -> QuotesService:
+        """Quote commands (stateless, over the same store)."""
+        return QuotesService(self.service)
+
+    @property
+    def service_subscriptions(self) -> ServiceSubscriptionsService:
+        """Service subscription commands (stateless, over the same store)."""
+        return ServiceSubscriptionsService(self.service)
 
     @property
     def history(self) -> EventHistory:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,34 @@ class LiveOptions:
     heartbeat_interval: float = 15.0
     """Seconds between the server's graphql-transport-ws pings."""
     max_subscriptions_per_connection: int = 20
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveOptions:
+        """DOSSIER_LIVE_BUFFER, _STALL_TIMEOUT, _BATCH, _POLL_INTERVAL, _HEARTBEAT_INTERVAL,
+        _MAX_SUBSCRIPTIONS (unset: the defaults)."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for name, variable in (
+            ("buffer", "BUFFER"),
+            ("stall_timeout", "STALL_TIMEOUT"),
+            ("batch", "BATCH"),
+            ("poll_interval", "POLL_INTERVAL"),
+            ("heartbeat_interval", "HEARTBEAT_INTERVAL"),
+            ("max_subscriptions_per_connection", "MAX_SUBSCRIPTIONS"),
+        ):
+            raw = env.get(f"DOSSIER_LIVE_{variable}")
+            if raw in (None, ""):
+                continue
+            kind = type(getattr(defaults, name))
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ValueError(f"DOSSIER_LIVE_{variable} must be a number, not {raw!r}") from None
+            if value <= 0:
+                raise ValueError(f"DOSSIER_LIVE_{variable} must be positive, not {raw!r}")
+            values[name] = value
+        return cls(**values)
 
 
 def channel_for(config: DatabaseConfig) -> str:
@@ -91,7 +121,7 @@ class ActivityFanout:
     ) -> None:
         self.engine = engine
         self.config = config
-        self.options = options or LiveOptions()
+        self.options = options or LiveOptions.from_env()
         self.channel = channel_for(config)
         self._store_head = store_head
         self._lock = threading.Lock()
@@ -203,13 +233,16 @@ class ActivityFanout:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             # Anything projected while we were not listening.
             self.publish(max(self.projected_position(), self._published))
+            polled = time.monotonic()
             while not self._stopping.is_set():
-                for notify in conn.notifies(timeout=self.options.poll_interval):
+                for notify in conn.notifies(timeout=min(1.0, self.options.poll_interval)):
                     if notify.payload.isdigit():
                         self.publish(int(notify.payload))
                     if self._stopping.is_set():
-                        break
-                self._poll()
+                        return
+                if time.monotonic() - polled >= self.options.poll_interval:
+                    self._poll()
+                    polled = time.monotonic()
 
 
 # Authentication of websocket connections --------------------------------------------
@@ -263,4 +296,3 @@ class HeartbeatTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
         await super().shutdown()
-

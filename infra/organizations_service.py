@@ -6,6 +6,7 @@ writes) and check the client's visibility the same way as every client command.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from uuid import UUID
 
@@ -85,7 +86,7 @@ class OrganizationsService:
     def import_ledger_balances(
         self,
         org_id: UUID,
-        balances: list[tuple[str, str, Decimal | str]],
+        balances: Sequence[tuple[str, str, Decimal | str]],
         *,
         source: str | None = None,
         key: str | None = None,

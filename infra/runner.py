@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from eventsourcing.persistence import Tracking
+from sqlalchemy.dialects import postgresql, sqlite
 
 from infra.database import writer
 from infra.eventstore import EventStore
@@ -37,13 +38,18 @@ class ReadYourWritesTimeout(TimeoutError):
 
 
 def ensure_tracking_rows(engine: sa.Engine, projections: Sequence[Projection]) -> None:
-    """Create each projection's tracking row at position 0 if it has none yet."""
+    """Create each projection's tracking row at position 0 if it has none yet.
+
+    Safe when several processes start at once: an existing row is left as it is.
+    """
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    rows = [{"application_name": p.name, "notification_id": 0} for p in projections]
     with writer(engine).begin() as conn:
-        for projection in projections:
-            if select_tracking(conn, projection.name) is None:
-                conn.execute(
-                    sa.insert(tracking).values(application_name=projection.name, notification_id=0)
-                )
+        conn.execute(
+            insert(tracking)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["application_name"])
+        )
 
 
 def tracking_positions(engine: sa.Engine, names: Sequence[str]) -> dict[str, int]:

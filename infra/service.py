@@ -389,6 +389,30 @@ class BillingService:
         key: str | None = None,
     ) -> Outcome:
         """Issue an OPEN invoice; the number is given (unique per firm) or generated."""
+        return self.core._run(
+            "issueInvoice",
+            key,
+            lambda: self.invoice_change(
+                client_id,
+                number=number,
+                issued_on=issued_on,
+                due_on=due_on,
+                currency=currency,
+                lines=lines,
+            ),
+        )
+
+    def invoice_change(
+        self,
+        client_id: UUID,
+        *,
+        number: str | None,
+        issued_on: date,
+        due_on: date,
+        currency: str,
+        lines: list[tuple[str, Decimal | str, Decimal | str]],
+    ) -> Change:
+        """The unsaved change issuing an invoice (hold rule, numbering); also converts quotes."""
         firm = current_context().firm_id
 
         def build() -> Change:
@@ -425,7 +449,7 @@ class BillingService:
             ids = {"invoice_id": str(invoice.id), "client_id": str(client.id)}
             return Change([*changed, invoice, index], ids)
 
-        return self.core._run("issueInvoice", key, build)
+        return build()
 
     def record_payment(
         self,

@@ -23,6 +23,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from infra.auth import AuthError, TokenIssuer
 from infra.container import Container
+from infra.export_http import export_routes
 from infra.live import HeartbeatTransportWSHandler, LiveOptions, authorization_from_params
 from infra.runner import tracking_positions
 from infra.settings import Settings
@@ -88,7 +89,7 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
             production=container.settings.production,
             max_depth=container.settings.max_query_depth,
         )
-        live = LiveOptions()
+        live = LiveOptions.from_env()
         kwargs.setdefault("keep_alive", True)
         kwargs.setdefault("keep_alive_interval", live.heartbeat_interval)
         kwargs.setdefault("max_subscriptions_per_connection", live.max_subscriptions_per_connection)
@@ -106,7 +107,8 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
                 context.auth_error = None
             except AuthError as error:
                 context.viewer, context.auth_error = None, str(error)
-        return UNSET
+        unset: UnsetType = UNSET
+        return unset
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -180,10 +182,12 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             Route("/readyz", readyz),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *export_routes(container, issuer),
         ],
         lifespan=lifespan,
     )
     app.state.container = container
     app.state.issuer = issuer
+    app.state.graphql = graphql
     app.add_middleware(RequestIdMiddleware)
     return app

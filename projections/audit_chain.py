@@ -19,7 +19,9 @@ from projections.activity import ActivityProjection
 from projections.base import Projection
 from projections.tables import FIRM, ID, metadata
 
-EVENTS_TABLE = "dossier_events"  # the eventsourcing recorder's table for the "Dossier" app
+# The eventsourcing recorders' table of stored events: the PostgreSQL one is named after the
+# application ("Dossier"), the SQLite one keeps the library's default name.
+EVENTS_TABLES = ("dossier_events", "stored_events")
 PREFETCH = 500
 
 audit_links = sa.Table(
@@ -45,11 +47,22 @@ audit_heads = sa.Table(
 )
 
 
-def stored_events_query(conn: sa.Connection, start: int, stop: int) -> sa.Select[Any]:
+def events_table_name(conn: sa.Connection) -> str:
+    """The name of the event store's table in this database."""
+    inspector = sa.inspect(conn)
+    for name in EVENTS_TABLES:
+        if inspector.has_table(name):
+            return name
+    raise LookupError(f"none of the event tables {EVENTS_TABLES} exists")
+
+
+def stored_events_query(
+    conn: sa.Connection, start: int, stop: int, table: str | None = None
+) -> sa.Select[Any]:
     """Stored rows with start <= position <= stop (SQLite numbers them by rowid)."""
     position = "rowid" if conn.dialect.name == "sqlite" else "notification_id"
     events = sa.table(
-        EVENTS_TABLE,
+        table or events_table_name(conn),
         sa.column(position),
         sa.column("originator_id"),
         sa.column("originator_version"),
@@ -70,8 +83,10 @@ def stored_events_query(conn: sa.Connection, start: int, stop: int) -> sa.Select
     )
 
 
-def read_stored(conn: sa.Connection, start: int, stop: int) -> dict[int, StoredEvent]:
-    rows = conn.execute(stored_events_query(conn, start, stop)).all()
+def read_stored(
+    conn: sa.Connection, start: int, stop: int, table: str | None = None
+) -> dict[int, StoredEvent]:
+    rows = conn.execute(stored_events_query(conn, start, stop, table)).all()
     return {
         int(r.position): StoredEvent.of(
             r.position, r.originator_id, r.originator_version, r.topic, r.state
@@ -108,6 +123,7 @@ class AuditChainProjection(Projection):
 
     def __init__(self) -> None:
         self._prefetched: dict[int, StoredEvent] = {}
+        self._table: str | None = None
 
     def process(self, conn: sa.Connection, event: Any, position: int) -> None:
         if not isinstance(event, DossierEvent) or not ActivityProjection.is_activity(event):
@@ -148,7 +164,9 @@ class AuditChainProjection(Projection):
         """The stored form of the event at `position`, read ahead in windows."""
         stored = self._prefetched.pop(position, None)
         if stored is None:
-            self._prefetched = read_stored(conn, position, position + PREFETCH - 1)
+            if self._table is None:
+                self._table = events_table_name(conn)
+            self._prefetched = read_stored(conn, position, position + PREFETCH - 1, self._table)
             stored = self._prefetched.pop(position, None)
         if stored is None:
             raise LookupError(f"no stored event at position {position}")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from projections.activity import ActivityProjection
+from projections.activity_stats import ActivityStatsProjection
 from projections.audit_chain import AuditChainProjection
 from projections.base import Projection
 from projections.billing import BillingProjection
 from projections.client_profile import ClientProfileProjection
 from projections.comments import CommentsProjection
 from projections.organizations import OrganizationsProjection
+from projections.quotes import QuotesProjection
+from projections.service_subscriptions import ServiceSubscriptionsProjection
 
 
 def all_projections() -> list[Projection]:
@@ -19,4 +22,7 @@ def all_projections() -> list[Projection]:
         BillingProjection(),
         AuditChainProjection(),
         OrganizationsProjection(),
+        ActivityStatsProjection(),
+        QuotesProjection(),
+        ServiceSubscriptionsProjection(),
     ]

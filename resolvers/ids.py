@@ -8,7 +8,18 @@ import json
 from typing import Any
 from uuid import UUID
 
-NODE_TYPES = ("Client", "Contact", "StaffMember", "Comment", "ActivityEntry", "Invoice")
+NODE_TYPES = (
+    "Client",
+    "Contact",
+    "StaffMember",
+    "Comment",
+    "ActivityEntry",
+    "Invoice",
+    "LinkedOrganization",
+    "LedgerAlert",
+    "Quote",
+    "ServiceSubscription",
+)
 
 
 def to_global_id(type_name: str, local_id: str | UUID | int) -> str:

@@ -98,9 +98,7 @@ async def open_activity_stream(
     if start is not None:
         head = await anyio.to_thread.run_sync(source.head)
         if start > head:
-            raise bad_input(
-                f"after {start} is beyond the last recorded position ({head})", "after"
-            )
+            raise bad_input(f"after {start} is beyond the last recorded position ({head})", "after")
     return ActivityStream(source, viewer, args, start)
 
 
@@ -120,6 +118,7 @@ class ActivityStream:
         self.stall_timeout = limits.stall_timeout
         self.queue: asyncio.Queue[Row | BaseException] = asyncio.Queue(maxsize=self.buffer)
         self.delivered = 0
+        self.closed = asyncio.Event()
 
     async def rows(self) -> AsyncIterator[Row]:
         """Entries after `start` (or after the current head), then live ones, until closed."""
@@ -184,3 +183,4 @@ class ActivityStream:
         while not self.queue.empty():
             self.queue.get_nowait()
         self.queue.put_nowait(error)
+        self.closed.set()

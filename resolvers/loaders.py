@@ -22,7 +22,7 @@ from projections.tables import (
     team_history,
 )
 from resolvers.viewer import Viewer
-from resolvers.visibility import visible_activity, visible_clients
+from resolvers.visibility import assigned_client_ids, visible_activity, visible_clients
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -108,11 +108,14 @@ class Loaders:
         return {row.id: row for row in rows}
 
     def _contacts_by_id(self, conn: sa.Connection, ids: list[str]) -> dict[str, Row]:
-        rows = conn.execute(
-            sa.select(contacts).where(
-                contacts.c.id.in_(ids), contacts.c.firm_id == self.viewer.firm_id
+        """Contacts of the firm; agents and watchers see only their clients' contacts."""
+        conds = [contacts.c.id.in_(ids), contacts.c.firm_id == self.viewer.firm_id]
+        if not self.viewer.sees_all_clients:
+            linked = sa.select(client_contacts.c.contact_id).where(
+                client_contacts.c.client_id.in_(assigned_client_ids(self.viewer))
             )
-        ).all()
+            conds.append(contacts.c.id.in_(linked))
+        rows = conn.execute(sa.select(contacts).where(*conds)).all()
         return {row.id: row for row in rows}
 
     def _staff_by_user(self, conn: sa.Connection, user_ids: list[str]) -> dict[str, Row]:

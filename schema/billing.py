@@ -19,6 +19,7 @@ from schema.errors import NotFoundError, RuleViolationError, ValidationError, no
 from schema.mutation import _client, _perform
 
 if TYPE_CHECKING:
+    from schema.quotes import Quote
     from schema.types import Client
 
 
@@ -129,6 +130,12 @@ class Invoice(Node):
             return False
         credit = await info.context.billing.credit_by_client.load(self.client_id)
         return credit.get(self.currency, Decimal(0)) >= self.balance.amount
+
+    @strawberry.field(description="The quote this invoice was converted from, if any.")
+    async def quote(self, info: Info) -> Annotated[Quote, strawberry.lazy("schema.quotes")] | None:
+        from schema.quotes import invoice_quote
+
+        return await invoice_quote(info, self.id)
 
 
 @strawberry.type

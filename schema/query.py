@@ -46,6 +46,18 @@ async def load_node(info: Info, global_id: str) -> Node | None:
     if kind == "Invoice":
         row = await info.context.billing.invoice.load(local_id)
         return None if row is None else Invoice.from_row(row)
+    if kind in ("LinkedOrganization", "LedgerAlert"):
+        from schema.organizations import load_organization_node
+
+        return await load_organization_node(info, kind, local_id)
+    if kind == "Quote":
+        from schema.quotes import quote_node
+
+        return await quote_node(info, local_id)
+    if kind == "ServiceSubscription":
+        from schema.service_subscriptions import subscription_node
+
+        return await subscription_node(info, local_id)
     if kind == "ActivityEntry" and local_id.isdigit():
         row = await loaders.activity_entry.load(int(local_id))
         return None if row is None else ActivityEntry.from_row(row)

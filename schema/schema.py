@@ -11,9 +11,14 @@ from strawberry.file_uploads import Upload
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from schema.analytics import AnalyticsQuery
+from schema.audit import AuditQuery
 from schema.billing import BillingMutation, Invoice
 from schema.mutation import Mutation
+from schema.organizations import LedgerAlert, LinkedOrganization, OrganizationsMutation
 from schema.query import Query
+from schema.quotes import QuotesMutation
+from schema.service_subscriptions import ServiceSubscriptionsMutation
 from schema.subscription import Subscription
 from schema.types import ActivityEntry, Client, Comment, Contact, StaffMember
 
@@ -21,14 +26,18 @@ DEFAULT_MAX_DEPTH = 12
 
 # Each capability contributes its own root fields: add its Query/Mutation/Subscription
 # classes here (they are merged into the three root types).
-QUERY_PARTS: tuple[type, ...] = (Query,)
+QUERY_PARTS: tuple[type, ...] = (Query, AuditQuery, AnalyticsQuery)
 MUTATION_PARTS: tuple[type, ...] = (
     Mutation,
     BillingMutation,
+    OrganizationsMutation,
+    QuotesMutation,
+    ServiceSubscriptionsMutation,
 )
 SUBSCRIPTION_PARTS: tuple[type, ...] = (Subscription,)
 # Types reachable only through an interface or a union member list.
 EXTRA_TYPES: list[type] = [Client, Contact, StaffMember, Comment, ActivityEntry, Invoice, Upload]
+EXTRA_TYPES += [LinkedOrganization, LedgerAlert]
 
 
 def is_expected(error: GraphQLError) -> bool:

@@ -14,8 +14,12 @@ from resolvers.pages import ActivityArgs, Page, check_first, position_after
 from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole
 
 if TYPE_CHECKING:
+    from schema.audit import AuditVerification
     from schema.billing import BillingSummary, Invoice, InvoiceConnection, InvoiceStatus
     from schema.history import ClientSnapshot, FieldChange
+    from schema.organizations import LedgerAlert, LinkedOrganization
+    from schema.quotes import Quote, QuoteConnection, QuoteStatus
+    from schema.service_subscriptions import ServiceSubscription
 
 
 @strawberry.type
@@ -311,6 +315,14 @@ class ClientOverview:
 
         return await unpaid_invoices(info, self.client_id)
 
+    @strawberry.field(description="The client's latest quotes (up to 5), newest first.")
+    async def latest_quotes(
+        self, info: Info
+    ) -> list[Annotated[Quote, strawberry.lazy("schema.quotes")]]:
+        from schema.quotes import latest_quotes
+
+        return await latest_quotes(info, self.client_id)
+
 
 @strawberry.type
 class Client(Node):
@@ -459,6 +471,8 @@ class Client(Node):
 
     @strawberry.field(
         description="The profile as it stood at a moment or at a version, rebuilt from the events."
+        " Give exactly one of `at` and `version`; null before the client existed; a version "
+        "outside 1..current is a BAD_USER_INPUT error."
     )
     async def as_of(
         self, info: Info, at: datetime | None = None, version: int | None = None
@@ -467,7 +481,10 @@ class Client(Node):
 
         return await resolve_as_of(info, self.local_id, at, version)
 
-    @strawberry.field(description="Field-level changes between two moments, oldest first.")
+    @strawberry.field(
+        description="Field-level changes between two moments, oldest first. Covers the events "
+        "recorded after `from` and up to `to` (default: now); field names as in FieldChange."
+    )
     async def changes(
         self,
         info: Info,
@@ -487,6 +504,55 @@ class Client(Node):
         from schema.history import resolve_field_history
 
         return await resolve_field_history(info, self.local_id, field)
+
+    @strawberry.field(
+        description="Result of re-computing this client's audit hash chain from the stored events."
+    )
+    async def audit_trail(
+        self, info: Info
+    ) -> Annotated[AuditVerification, strawberry.lazy("schema.audit")]:
+        from schema.audit import audit_trail
+
+        return await audit_trail(info, self.local_id)
+
+    @strawberry.field(description="The client's accounting organizations, oldest link first.")
+    async def linked_organizations(
+        self, info: Info, include_unlinked: bool | None = False
+    ) -> list[Annotated[LinkedOrganization, strawberry.lazy("schema.organizations")]]:
+        from schema.organizations import client_linked_organizations
+
+        return await client_linked_organizations(info, self.local_id, bool(include_unlinked))
+
+    @strawberry.field(
+        description="Unusual general-ledger movements of the client's linked organizations, "
+        "newest period first; acknowledged ones only when asked for."
+    )
+    async def ledger_alerts(
+        self, info: Info, include_acknowledged: bool | None = False
+    ) -> list[Annotated[LedgerAlert, strawberry.lazy("schema.organizations")]]:
+        from schema.organizations import client_ledger_alerts
+
+        return await client_ledger_alerts(info, self.local_id, bool(include_acknowledged))
+
+    @strawberry.field(description="Quotes issued to this client, newest first.")
+    async def quotes(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        status: list[Annotated[QuoteStatus, strawberry.lazy("schema.quotes")]] | None = None,
+    ) -> Annotated[QuoteConnection, strawberry.lazy("schema.quotes")]:
+        from schema.quotes import client_quotes
+
+        return await client_quotes(info, self.local_id, first, after, status)
+
+    @strawberry.field(description="The client's service subscriptions, latest start first.")
+    async def service_subscriptions(
+        self, info: Info
+    ) -> list[Annotated[ServiceSubscription, strawberry.lazy("schema.service_subscriptions")]]:
+        from schema.service_subscriptions import client_service_subscriptions
+
+        return await client_service_subscriptions(info, self.local_id)
 
 
 @strawberry.type

@@ -7,7 +7,6 @@ background thread itself is under test.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from uuid import UUID
 import pytest
 import sqlalchemy as sa
 
-import infra.runner as runner_module
 from domain.actor import Actor, ActorKind, acting_as
 from domain.values import ClientType, StaffRole
 from infra.container import Container
@@ -39,7 +37,8 @@ JANE_VIA_ANN = Actor(
     id="contact-jane", kind=ActorKind.CONTACT, name="Jane Doe", impersonated_by="user-ann"
 )
 
-PROJECTION_NAMES = ["client_profile", "activity", "comments"]
+# Every projection of the registry, in the order the runner applies them.
+PROJECTION_NAMES = [p.name for p in all_projections()]
 
 
 @pytest.fixture
@@ -191,11 +190,16 @@ HISTORY_COUNTS = {
 
 
 def test_registry_covers_every_read_model_table() -> None:
+    """A rebuild clears a projection's `tables`: every rm_ table must belong to exactly one."""
     projections = all_projections()
-    assert [p.name for p in projections] == PROJECTION_NAMES
+    names = [p.name for p in projections]
+    assert names[:3] == ["client_profile", "activity", "comments"]
+    assert len(names) == len(set(names))
     owned = [table.name for p in projections for table in p.tables]
     assert len(owned) == len(set(owned))
-    assert sorted(owned) == sorted(t for t in metadata.tables if t != tracking.name)
+    read_models = [t for t in metadata.tables if t.startswith("rm_") and t != tracking.name]
+    assert sorted(owned) == sorted(read_models)
+    assert set(HISTORY_COUNTS) <= set(owned)
 
 
 def test_rebuild_reproduces_every_read_model(idle: Container) -> None:
@@ -205,7 +209,7 @@ def test_rebuild_reproduces_every_read_model(idle: Container) -> None:
     assert runner.catch_up() == head
     assert positions_of(idle) == dict.fromkeys(PROJECTION_NAMES, head)
     before = dump(idle.engine, runner.projections)
-    assert counts(before) == HISTORY_COUNTS
+    assert {name: counts(before)[name] for name in HISTORY_COUNTS} == HISTORY_COUNTS
 
     for projection in all_projections():
         assert runner.rebuild(projection) == head
@@ -322,36 +326,16 @@ def test_runners_starting_together_on_a_fresh_database(
     idle: Container, backend: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """Two processes starting at once on a new read-model database both get a runner."""
-    if backend == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: ensure_tracking_rows() selects then inserts without a lock or "
-                "ON CONFLICT; on PostgreSQL the second of two concurrent runners fails with "
-                "UniqueViolation on dossier_tracking_pkey",
-            )
-        )
     with idle.engine.begin() as conn:
         conn.execute(sa.delete(tracking))
-    # Both runners look for their tracking rows before either creates them. (On SQLite the
-    # second one cannot even look until the first one's write transaction ends, so the
-    # barrier times out there and the runners simply run one after the other.)
-    barrier = threading.Barrier(2, timeout=1)
-    real_select = runner_module.select_tracking
-
-    def select_together(conn: sa.Connection, name: str, *, for_update: bool = False) -> Any:
-        found = real_select(conn, name, for_update=for_update)
-        if name == PROJECTION_NAMES[0]:
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait()
-        return found
-
-    monkeypatch.setattr(runner_module, "select_tracking", select_together)
+    # Both runners create their tracking rows at the same moment.
+    barrier = threading.Barrier(2, timeout=10)
     errors: list[BaseException] = []
     runners: list[ProjectionRunner] = []
 
     def start() -> None:
         try:
+            barrier.wait()
             runners.append(ProjectionRunner(idle.store, idle.engine, all_projections()))
         except BaseException as error:  # reported below
             errors.append(error)
@@ -374,12 +358,12 @@ def test_a_failing_projection_rolls_back_and_keeps_its_position(
     runner.catch_up()
     baseline = idle.store.head()
     before = dump(idle.engine, runner.projections)
-    profile, activity_projection, comments_projection = runner.projections
-    assert (profile.name, activity_projection.name, comments_projection.name) == (
-        "client_profile",
-        "activity",
-        "comments",
-    )
+    by_name = {p.name: p for p in runner.projections}
+    profile, comments_projection = by_name["client_profile"], by_name["comments"]
+    assert runner.projections[0] is profile
+    # The projections the runner applies before the comments projection, and the others.
+    cut = PROJECTION_NAMES.index("comments")
+    before_comments, from_comments = PROJECTION_NAMES[:cut], PROJECTION_NAMES[cut:]
 
     with owner():
         late = idle.service.register_client(name="Late Ltd", client_type=ClientType.COMPANY)
@@ -409,28 +393,33 @@ def test_a_failing_projection_rolls_back_and_keeps_its_position(
     assert dump(idle.engine, runner.projections) == before
     monkeypatch.undo()
 
-    # The last projection fails: the ones before it commit their batch, it does not.
+    # A later projection fails: the ones before it commit their batch; it, and the ones
+    # after it (never reached), do not.
     monkeypatch.setattr(comments_projection, "comment_added", boom)
     with pytest.raises(ProjectionFailed) as failed_comment:
         runner.step()
     assert str(failed_comment.value) == (
         f"projection comments failed at position {commented.position} (CommentAdded): boom"
     )
-    assert positions_of(idle) == {"client_profile": head, "activity": head, "comments": baseline}
+    assert positions_of(idle) == {
+        **dict.fromkeys(before_comments, head),
+        **dict.fromkeys(from_comments, baseline),
+    }
     assert runner.position == baseline
     partial = dump(idle.engine, runner.projections)
-    assert partial["rm_comments"] == before["rm_comments"]
+    untouched = [t.name for p in runner.projections[cut:] for t in p.tables]
+    assert {t: partial[t] for t in untouched} == {t: before[t] for t in untouched}
     assert len(partial["rm_clients"]) == len(before["rm_clients"]) + 1
     assert len(partial["rm_activity"]) == len(before["rm_activity"]) + 3
     monkeypatch.undo()
 
-    # Fixed: only the comments projection applies the remaining event.
+    # Fixed: the projections from the comments one on apply the batch; the others do not.
     assert runner.step() is True
     assert runner.step() is False
     assert positions_of(idle) == dict.fromkeys(PROJECTION_NAMES, head)
     done = dump(idle.engine, runner.projections)
-    assert {k: v for k, v in done.items() if k != "rm_comments"} == {
-        k: v for k, v in partial.items() if k != "rm_comments"
+    assert {k: v for k, v in done.items() if k not in untouched} == {
+        k: v for k, v in partial.items() if k not in untouched
     }
     assert len(done["rm_comments"]) == len(before["rm_comments"]) + 1
     for projection in all_projections():
@@ -445,7 +434,7 @@ def test_a_failure_in_the_background_runner_surfaces_in_wait_for(
     with owner():
         ok = container.service.register_client(name="Acme", client_type=ClientType.COMPANY)
     container.wait_for(ok.position)
-    comments_projection = container.runner.projections[2]
+    (comments_projection,) = [p for p in container.runner.projections if p.name == "comments"]
 
     def boom(*_: Any) -> None:
         raise RuntimeError("boom")
@@ -611,7 +600,7 @@ def test_client_versions_and_holds_match_the_aggregates(idle: Container) -> None
             )
         }
     for key in ("Acme", "Globex", "Initech", "Umbrella"):
-        client = idle.store.repository.get(ids[key])
+        client: Any = idle.store.repository.get(ids[key])
         row = rows[str(ids[key])]
         assert (row.version, row.name, row.on_hold) == (client.version, client.name, client.on_hold)
     assert [rows[str(ids[k])].name for k in ("Acme", "Globex", "Initech", "Umbrella")] == [

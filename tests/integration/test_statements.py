@@ -4,8 +4,9 @@ The data is written through the application service (fast), the read models are 
 with `wait_for`, then one GraphQL request runs over in-process HTTP while a
 `before_cursor_execute` listener counts the statements the request sends to the
 read-model engine. The projection runner's own thread (it polls the tracking table) is
-left out of the count, and so are SQLite's explicit BEGINs (transaction control, one per
-connection checkout; PostgreSQL's driver begins implicitly and is not counted either).
+left out. Queries are counted apart from transaction control: SQLite's engine sends an
+explicit BEGIN per connection checkout (psycopg begins implicitly, so PostgreSQL sends none);
+those are checked separately, and must not grow either.
 """
 
 from __future__ import annotations

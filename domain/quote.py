@@ -1,0 +1,332 @@
+"""The Quote aggregate: a priced offer to a client, accepted or declined, then invoiced.
+
+Statuses: OPEN (issued, i.e. sent to the client, awaiting an answer), ACCEPTED, DECLINED,
+EXPIRED (recorded by `expire`) and CONVERTED (an invoice was issued from it). An OPEN quote
+whose valid-until date has passed reads as EXPIRED at query time without any event; it can
+no longer be accepted, but can still be declined or expired explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from domain.base import Bookkeeping, DossierAggregate, DossierCreated, DossierEvent
+from domain.errors import InvalidInput, RuleViolated
+from domain.money import clean_amount, clean_currency, clean_quantity, quantize, zero
+from domain.values import REASON_MAX, optional_text, required_text
+
+LINE_DESCRIPTION_MAX = 500
+LINES_MAX = 200
+NUMBER_MAX = 40
+
+OPEN = "OPEN"
+ACCEPTED = "ACCEPTED"
+DECLINED = "DECLINED"
+EXPIRED = "EXPIRED"
+CONVERTED = "CONVERTED"
+STATUSES = (OPEN, ACCEPTED, DECLINED, EXPIRED, CONVERTED)
+
+Line = tuple[str, Decimal | str, Decimal | str]
+
+
+def _id(*parts: str) -> UUID:
+    return uuid5(NAMESPACE_URL, json.dumps(["dossier", *parts]))
+
+
+def quote_number_id(firm_id: str, number: str) -> UUID:
+    return _id("quote-number", firm_id, number.casefold())
+
+
+def quote_sequence_id(firm_id: str) -> UUID:
+    return _id("quote-sequence", firm_id)
+
+
+def format_quote_number(value: int) -> str:
+    return f"Q-{value:06d}"
+
+
+def clean_quote_number(number: str) -> str:
+    return required_text("input.number", number, NUMBER_MAX)
+
+
+def effective_status(status: str, valid_until: date, on: date) -> str:
+    """The status as of `on`: an OPEN quote past its valid-until date reads as EXPIRED."""
+    if status == OPEN and valid_until < on:
+        return EXPIRED
+    return status
+
+
+def clean_lines(lines: list[Line], currency: str) -> tuple[list[dict[str, str]], Decimal]:
+    """Validated lines (description, quantity, unit price, line total) and their total."""
+    if not lines:
+        raise InvalidInput("input.lines", "a quote needs at least one line")
+    if len(lines) > LINES_MAX:
+        raise InvalidInput("input.lines", f"a quote can have at most {LINES_MAX} lines")
+    cleaned: list[dict[str, str]] = []
+    total = zero(currency)
+    for index, (description, quantity, unit_price) in enumerate(lines):
+        field = f"input.lines.{index}"
+        text = required_text(f"{field}.description", description, LINE_DESCRIPTION_MAX)
+        qty = clean_quantity(f"{field}.quantity", quantity)
+        price = clean_amount(f"{field}.unitPrice", unit_price, currency)
+        line_total = quantize(qty * price, currency)
+        total += line_total
+        cleaned.append(
+            {
+                "description": text,
+                "quantity": str(qty),
+                "unit_price": str(price),
+                "total": str(line_total),
+            }
+        )
+    return cleaned, total
+
+
+class QuoteEvent(DossierEvent):
+    """An event of a quote's stream; it is about the quote's client."""
+
+    client_id: UUID
+
+    def about_client(self) -> UUID | None:
+        return self.client_id
+
+
+def _quote(label: Any, e: Any) -> str:
+    return str(label(str(e.originator_id), "a quote"))
+
+
+class Quote(DossierAggregate):
+    """A quote issued to a client: lines in one currency, valid until a date."""
+
+    class QuoteIssued(DossierCreated, QuoteEvent):
+        number: str
+        issued_on: str
+        valid_until: str
+        currency: str
+        lines: list[dict[str, str]]
+        total: str
+
+        def subject_label(self) -> tuple[str, str] | None:
+            return str(self.originator_id), f"quote {self.number}"
+
+        def summarize(self, who: str, label: Any) -> str | None:
+            client = label(str(self.client_id), "a client")
+            return (
+                f"{who} issued quote {self.number} to {client} for "
+                f"{self.total} {self.currency}, valid until {self.valid_until}."
+            )
+
+    class QuoteAccepted(QuoteEvent):
+        accepted_on: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = ACCEPTED
+            aggregate.decided_on = self.accepted_on
+
+        def summarize(self, who: str, label: Any) -> str | None:
+            return f"{who} marked {_quote(label, self)} as accepted."
+
+    class QuoteDeclined(QuoteEvent):
+        declined_on: str
+        reason: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = DECLINED
+            aggregate.decided_on = self.declined_on
+
+        def summarize(self, who: str, label: Any) -> str | None:
+            reason = f": {self.reason}" if self.reason else ""
+            return f"{who} marked {_quote(label, self)} as declined{reason}."
+
+    class QuoteExpired(QuoteEvent):
+        expired_on: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = EXPIRED
+            aggregate.decided_on = self.expired_on
+
+        def summarize(self, who: str, label: Any) -> str | None:
+            return f"{who} marked {_quote(label, self)} as expired."
+
+    class QuoteConverted(QuoteEvent):
+        invoice_id: UUID
+        invoice_number: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.status = CONVERTED
+            aggregate.invoice_id = self.invoice_id
+
+        def summarize(self, who: str, label: Any) -> str | None:
+            return f"{who} converted {_quote(label, self)} into invoice {self.invoice_number}."
+
+    def __init__(
+        self,
+        firm_id: str,
+        client_id: UUID,
+        number: str,
+        issued_on: str,
+        valid_until: str,
+        currency: str,
+        lines: list[dict[str, str]],
+        total: str,
+    ) -> None:
+        self.firm_id = firm_id
+        self.client_id = client_id
+        self.number = number
+        self.issued_on = issued_on
+        self.valid_until = valid_until
+        self.currency = currency
+        self.lines = lines
+        self.total = total
+        self.status = OPEN
+        self.decided_on: str | None = None
+        self.invoice_id: UUID | None = None
+
+    @classmethod
+    def issue(
+        cls,
+        *,
+        client_id: UUID,
+        number: str,
+        issued_on: date,
+        valid_until: date,
+        currency: str,
+        lines: list[Line],
+        quote_id: UUID | None = None,
+    ) -> Quote:
+        """Issue (send) an OPEN quote; lines are (description, quantity, unit price)."""
+        code = clean_currency("input.currency", currency)
+        if valid_until < issued_on:
+            raise InvalidInput(
+                "input.validUntil", "the valid-until date must not be before the issue date"
+            )
+        cleaned, total = clean_lines(lines, code)
+        return cls._create(
+            cls.QuoteIssued,
+            id=quote_id or uuid4(),
+            client_id=client_id,
+            number=clean_quote_number(number),
+            issued_on=issued_on.isoformat(),
+            valid_until=valid_until.isoformat(),
+            currency=code,
+            lines=cleaned,
+            total=str(total),
+        )
+
+    def status_on(self, on: date) -> str:
+        return effective_status(self.status, date.fromisoformat(self.valid_until), on)
+
+    def _require_open(self, on: date, action: str) -> None:
+        status = self.status_on(on)
+        if status == EXPIRED and self.status == OPEN:
+            raise RuleViolated(
+                "QUOTE_EXPIRED",
+                f"quote {self.number} expired after {self.valid_until} and cannot be {action}",
+            )
+        if status != OPEN:
+            raise RuleViolated(
+                "QUOTE_NOT_OPEN", f"quote {self.number} is {status.lower()}, not open"
+            )
+
+    def accept(self, on: date) -> None:
+        """Record the client's acceptance (only of an open quote still valid on `on`)."""
+        self._require_open(on, "accepted")
+        self.trigger_event(self.QuoteAccepted, client_id=self.client_id, accepted_on=on.isoformat())
+
+    def decline(self, on: date, reason: str | None) -> None:
+        """Record the client's refusal of an open quote (even one past its validity)."""
+        if self.status != OPEN:
+            raise RuleViolated(
+                "QUOTE_NOT_OPEN", f"quote {self.number} is {self.status.lower()}, not open"
+            )
+        self.trigger_event(
+            self.QuoteDeclined,
+            client_id=self.client_id,
+            declined_on=on.isoformat(),
+            reason=optional_text("input.reason", reason, REASON_MAX),
+        )
+
+    def expire(self, on: date) -> None:
+        """Record that an open quote expired (or is withdrawn before its valid-until date)."""
+        if self.status != OPEN:
+            raise RuleViolated(
+                "QUOTE_NOT_OPEN", f"quote {self.number} is {self.status.lower()}, not open"
+            )
+        self.trigger_event(self.QuoteExpired, client_id=self.client_id, expired_on=on.isoformat())
+
+    def check_convertible(self) -> None:
+        """Only an accepted quote can be converted, and only once."""
+        if self.status == CONVERTED:
+            raise RuleViolated(
+                "QUOTE_ALREADY_CONVERTED",
+                f"quote {self.number} was already converted into an invoice",
+            )
+        if self.status != ACCEPTED:
+            raise RuleViolated(
+                "QUOTE_NOT_ACCEPTED",
+                f"quote {self.number} is {self.status.lower()}; only accepted quotes are invoiced",
+            )
+
+    def line_tuples(self) -> list[Line]:
+        return [(li["description"], li["quantity"], li["unit_price"]) for li in self.lines]
+
+    def mark_converted(self, invoice_id: UUID, invoice_number: str) -> None:
+        self.check_convertible()
+        self.trigger_event(
+            self.QuoteConverted,
+            client_id=self.client_id,
+            invoice_id=invoice_id,
+            invoice_number=invoice_number,
+        )
+
+
+class QuoteNumber(DossierAggregate):
+    """Index aggregate: one per (firm, quote number), saved with the quote it names."""
+
+    class QuoteNumberReserved(DossierCreated, Bookkeeping):
+        number: str
+        quote_id: UUID
+
+    def __init__(self, firm_id: str, number: str, quote_id: UUID) -> None:
+        self.firm_id = firm_id
+        self.number = number
+        self.quote_id = quote_id
+
+    @classmethod
+    def reserve(cls, *, firm_id: str, number: str, quote_id: UUID) -> QuoteNumber:
+        return cls._create(
+            cls.QuoteNumberReserved,
+            id=quote_number_id(firm_id, number),
+            firm_id=firm_id,
+            number=number,
+            quote_id=quote_id,
+        )
+
+
+class QuoteSequence(DossierAggregate):
+    """The firm's counter for generated quote numbers (Q-000001, ...)."""
+
+    class QuoteSequenceStarted(DossierCreated, Bookkeeping):
+        pass
+
+    class QuoteNumberTaken(DossierEvent, Bookkeeping):
+        value: int
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.last = self.value
+
+    def __init__(self, firm_id: str) -> None:
+        self.firm_id = firm_id
+        self.last = 0
+
+    @classmethod
+    def start(cls, firm_id: str) -> QuoteSequence:
+        return cls._create(cls.QuoteSequenceStarted, id=quote_sequence_id(firm_id), firm_id=firm_id)
+
+    def take(self, value: int) -> str:
+        self.trigger_event(self.QuoteNumberTaken, value=value)
+        return format_quote_number(value)

@@ -1,0 +1,153 @@
+"""The authorized streaming export endpoint and its signed manifest.
+
+    GET /export/clients/{global id}.jsonl            the client's events as JSON Lines
+    GET /export/clients/{global id}.csv              the same as CSV
+    GET /export/clients/{global id}.jsonl/manifest   the signed manifest of that export
+
+Both take the bearer token of the GraphQL API and apply its visibility rules: a client of
+another firm, or one an agent or watcher is not assigned to, is a 404. An export is fixed by
+its `through` position (query parameter; by default the chain's current position, sent back
+in X-Dossier-Through-Position), so the manifest of the same `through` covers the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio.to_thread
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from infra.audit import FORMATS, AuditStore, ExportError, Signer, build_manifest
+from infra.auth import AuthError, TokenIssuer
+from infra.container import Container
+from projections.tables import clients
+from resolvers.ids import uuid_of
+from resolvers.viewer import Viewer
+from resolvers.visibility import visible_clients
+
+MEDIA_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+class ExportEndpoint:
+    """Serves exports for the viewers allowed to see the client."""
+
+    def __init__(self, container: Container, issuer: TokenIssuer) -> None:
+        self.container = container
+        self.issuer = issuer
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/export/clients/{client_id}.{fmt}", self.export, methods=["GET"]),
+            Route("/export/clients/{client_id}.{fmt}/manifest", self.manifest, methods=["GET"]),
+        ]
+
+    # Checks -------------------------------------------------------------------
+
+    def _viewer(self, request: Request) -> Viewer | Response:
+        try:
+            viewer = self.issuer.viewer_from_header(request.headers.get("authorization"))
+        except AuthError as error:
+            return _error(401, str(error))
+        if not viewer.is_staff:
+            return _error(403, "exports are for the firm's staff")
+        return viewer
+
+    def _visible(self, viewer: Viewer, client_id: str) -> bool:
+        with self.container.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(clients.c.id).where(clients.c.id == client_id, visible_clients(viewer))
+            ).first()
+        return row is not None
+
+    async def _prepare(self, request: Request) -> tuple[str, str, int] | Response:
+        """(client uuid, format, through) for an allowed request, or the error response."""
+        viewer = self._viewer(request)
+        if isinstance(viewer, Response):
+            return viewer
+        fmt = str(request.path_params["fmt"])
+        found = uuid_of(str(request.path_params["client_id"]), "Client")
+        if fmt not in FORMATS:
+            return _error(404, f"unknown export format {fmt!r}; use jsonl or csv")
+        if found is None:
+            return _error(404, "no such client")
+        client_id = str(found)
+        if not await anyio.to_thread.run_sync(self._visible, viewer, client_id):
+            return _error(404, "no such client")
+        audit = AuditStore(self.container.store, self.container.engine)
+        raw = request.query_params.get("through")
+        if raw is None:
+            through = await anyio.to_thread.run_sync(audit.projected_position)
+        else:
+            if not raw.isdigit():
+                return _error(400, "through must be a non-negative integer position")
+            through = int(raw)
+            head = await anyio.to_thread.run_sync(self.container.store.head)
+            if through > head:
+                return _error(400, f"through {through} is beyond the last position {head}")
+            await anyio.to_thread.run_sync(self.container.wait_for, through)
+        return client_id, fmt, through
+
+    # Endpoints ----------------------------------------------------------------
+
+    async def export(self, request: Request) -> Response:
+        prepared = await self._prepare(request)
+        if isinstance(prepared, Response):
+            return prepared
+        client_id, fmt, through = prepared
+        audit = AuditStore(self.container.store, self.container.engine)
+        try:
+            _summary, chunks = await anyio.to_thread.run_sync(
+                audit.export_chunks, client_id, fmt, through
+            )
+        except ExportError:
+            return _error(404, "no such client")
+        return StreamingResponse(
+            chunks,
+            media_type=MEDIA_TYPES[fmt],
+            headers={
+                "content-disposition": f'attachment; filename="client-{client_id}.{fmt}"',
+                "x-dossier-through-position": str(through),
+            },
+        )
+
+    async def manifest(self, request: Request) -> Response:
+        prepared = await self._prepare(request)
+        if isinstance(prepared, Response):
+            return prepared
+        client_id, fmt, through = prepared
+        settings = self.container.settings
+        try:
+            signer = Signer.from_settings(
+                settings.export_signing_key, settings.export_signing_key_file
+            )
+        except ExportError as error:
+            return _error(503, str(error))
+        audit = AuditStore(self.container.store, self.container.engine)
+
+        def work() -> dict[str, Any]:
+            summary, chunks = audit.export_chunks(client_id, fmt, through)
+            for _chunk in chunks:
+                pass
+            return build_manifest(summary, f"client-{client_id}.{fmt}", signer)
+
+        try:
+            manifest = await anyio.to_thread.run_sync(work)
+        except ExportError:
+            return _error(404, "no such client")
+        return Response(
+            json.dumps(manifest, indent=2, sort_keys=True) + "\n",
+            media_type="application/json",
+        )
+
+
+def export_routes(container: Container, issuer: TokenIssuer) -> list[Route]:
+    """The export routes, for the app's route list."""
+    return ExportEndpoint(container, issuer).routes()

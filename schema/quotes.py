@@ -1,0 +1,341 @@
+"""Quotes on the profile: issue, accept, decline, expire, convert into an invoice.
+
+Statuses: OPEN (issued, i.e. sent to the client), ACCEPTED, DECLINED, EXPIRED, CONVERTED.
+An OPEN quote whose validUntil has passed reads as EXPIRED (and `expired` is true) without
+any recorded event. Each side of a conversion shows the other: Quote.invoice, Invoice.quote.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from uuid import UUID
+
+import strawberry
+
+from domain import access
+from resolvers.billing import today
+from resolvers.ids import from_global_id, to_global_id, uuid_of
+from resolvers.pages import Page, check_first, position_after
+from resolvers.quotes import LATEST_QUOTES, quote_loaders, quote_status
+from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money
+from schema.common import Info, Node, PageInfo
+from schema.errors import NotFoundError, RuleViolationError, ValidationError, not_found_error
+from schema.mutation import _perform
+
+if TYPE_CHECKING:
+    from schema.types import Client
+
+
+@strawberry.enum
+class QuoteStatus(Enum):
+    OPEN = "OPEN"
+    ACCEPTED = "ACCEPTED"
+    DECLINED = "DECLINED"
+    EXPIRED = "EXPIRED"
+    CONVERTED = "CONVERTED"
+
+
+@strawberry.type(description="A priced offer to a client, valid until a date.")
+class Quote(Node):
+    id: strawberry.ID
+    number: str
+    status: QuoteStatus = strawberry.field(
+        description="As of today: an OPEN quote past validUntil reads as EXPIRED."
+    )
+    expired: bool = strawberry.field(
+        description="True once the quote was expired explicitly or validUntil has passed."
+    )
+    issued_on: date
+    valid_until: date
+    currency: str
+    lines: list[InvoiceLine]
+    total: Money
+    decided_on: date | None = strawberry.field(
+        description="When it was accepted, declined or explicitly expired."
+    )
+    decline_reason: str | None
+    client_id: strawberry.Private[str]
+    invoice_id: strawberry.Private[str | None]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Quote:
+        status = QuoteStatus(quote_status(row, today()))
+        return cls(
+            id=strawberry.ID(to_global_id("Quote", row.id)),
+            number=row.number,
+            status=status,
+            expired=status is QuoteStatus.EXPIRED,
+            issued_on=row.issued_on,
+            valid_until=row.valid_until,
+            currency=row.currency,
+            lines=[
+                InvoiceLine(
+                    description=line["description"],
+                    quantity=Decimal(line["quantity"]),
+                    unit_price=Decimal(line["unit_price"]),
+                    total=Decimal(line["total"]),
+                )
+                for line in row.lines
+            ],
+            total=Money(amount=Decimal(row.total), currency=row.currency),
+            decided_on=row.decided_on,
+            decline_reason=row.decline_reason,
+            client_id=row.client_id,
+            invoice_id=row.invoice_id,
+        )
+
+    @strawberry.field
+    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("schema.types")]:
+        from schema.types import Client
+
+        row = await info.context.loaders.client_in_firm.load(self.client_id)
+        return Client.from_row(row)
+
+    @strawberry.field(description="The invoice this quote was converted into, if any.")
+    async def invoice(self, info: Info) -> Invoice | None:
+        if self.invoice_id is None:
+            return None
+        row = await info.context.billing.invoice.load(self.invoice_id)
+        return None if row is None else Invoice.from_row(row)
+
+
+@strawberry.type
+class QuoteEdge:
+    cursor: str
+    node: Quote
+
+
+@strawberry.type
+class QuoteConnection:
+    edges: list[QuoteEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+async def client_quotes(
+    info: Info,
+    client_id: str,
+    first: int | None,
+    after: str | None,
+    status: list[QuoteStatus] | None,
+) -> QuoteConnection:
+    """A client's quotes, newest first, optionally filtered by (effective) status."""
+    size = check_first(first, 20)
+    start = position_after(after)
+    rows = await quote_loaders(info.context).quotes_by_client.load(client_id)
+    if status is not None:
+        wanted = {s.value for s in status}
+        on = today()
+        rows = [r for r in rows if quote_status(r, on) in wanted]
+    remaining = rows
+    if start is not None:
+        index = next((i for i, r in enumerate(rows) if r.position == start), None)
+        remaining = rows[index + 1 :] if index is not None else []
+    page = Page.of(remaining, size, lambda r: r.position, after=after, total=len(rows))
+    return QuoteConnection(
+        edges=[
+            QuoteEdge(cursor=c, node=Quote.from_row(r))
+            for r, c in zip(page.rows, page.cursors, strict=True)
+        ],
+        page_info=PageInfo.of(page),
+        total_count=len(rows),
+    )
+
+
+async def latest_quotes(info: Info, client_id: str) -> list[Quote]:
+    rows = await quote_loaders(info.context).quotes_by_client.load(client_id)
+    return [Quote.from_row(r) for r in rows[:LATEST_QUOTES]]
+
+
+async def invoice_quote(info: Info, invoice_global_id: str) -> Quote | None:
+    """The quote an invoice was converted from (Invoice.quote)."""
+    parsed = from_global_id(invoice_global_id)
+    if parsed is None:
+        return None
+    row = await quote_loaders(info.context).quote_by_invoice.load(parsed[1])
+    return None if row is None else Quote.from_row(row)
+
+
+async def quote_node(info: Info, local_id: str) -> Quote | None:
+    row = await quote_loaders(info.context).quote.load(local_id)
+    return None if row is None else Quote.from_row(row)
+
+
+# Mutations ---------------------------------------------------------------------
+
+
+@strawberry.input
+class IssueQuoteInput:
+    client_id: strawberry.ID
+    issued_on: date
+    valid_until: date
+    currency: str
+    lines: list[InvoiceLineInput]
+    number: str | None = strawberry.field(
+        default=None, description="Unique in the firm; generated (Q-000001, ...) when omitted."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class AcceptQuoteInput:
+    quote_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class DeclineQuoteInput:
+    quote_id: strawberry.ID
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ExpireQuoteInput:
+    quote_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ConvertQuoteToInvoiceInput:
+    quote_id: strawberry.ID
+    due_on: date
+    issued_on: date | None = strawberry.field(default=None, description="Defaults to today.")
+    number: str | None = strawberry.field(
+        default=None, description="The invoice's number; generated when omitted."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class QuotePayload:
+    quote: Quote
+
+
+@strawberry.type
+class ConvertQuotePayload:
+    quote: Quote
+    invoice: Invoice
+
+
+IssueQuoteResult: TypeAlias = Annotated[
+    QuotePayload | ValidationError | NotFoundError | RuleViolationError,
+    strawberry.union("IssueQuoteResult"),
+]
+QuoteDecisionResult: TypeAlias = Annotated[
+    QuotePayload | ValidationError | NotFoundError | RuleViolationError,
+    strawberry.union("QuoteDecisionResult"),
+]
+ConvertQuoteToInvoiceResult: TypeAlias = Annotated[
+    ConvertQuotePayload | ValidationError | NotFoundError | RuleViolationError,
+    strawberry.union("ConvertQuoteToInvoiceResult"),
+]
+
+ERRORS = (ValidationError, NotFoundError, RuleViolationError)
+
+
+async def _quote_payload(info: Info, outcome: Any) -> Any:
+    if not hasattr(outcome, "ids"):
+        return outcome
+    row = await quote_loaders(info.context).quote.load(outcome.ids["quote_id"])
+    return QuotePayload(quote=Quote.from_row(row))
+
+
+async def _on_quote(info: Info, global_id: str, what: str, command: Any) -> Any:
+    viewer = info.context.require(access.can_mutate, what)
+    quote_id: UUID | None = uuid_of(global_id, "Quote")
+    if quote_id is None:
+        return not_found_error(global_id, f"Quote {global_id} was not found")
+    return await _perform(info, viewer, ERRORS, {"Quote": global_id}, lambda _s: command(quote_id))
+
+
+@strawberry.type
+class QuotesMutation:
+    @strawberry.mutation(description="Issue (send) a quote to a client; refused while on hold.")
+    async def issue_quote(self, info: Info, input: IssueQuoteInput) -> IssueQuoteResult:
+        viewer = info.context.require(access.can_mutate, "issue quotes")
+        client_id = uuid_of(input.client_id, "Client")
+        if client_id is None:
+            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
+        lines = [(line.description, line.quantity, line.unit_price) for line in input.lines]
+        outcome = await _perform(
+            info,
+            viewer,
+            ERRORS,
+            {"Client": input.client_id},
+            lambda _s: info.context.ports.quotes.issue_quote(
+                client_id,
+                number=input.number,
+                issued_on=input.issued_on,
+                valid_until=input.valid_until,
+                currency=input.currency,
+                lines=lines,
+                key=input.idempotency_key,
+            ),
+        )
+        return await _quote_payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Record that the client accepted an open, valid quote.")
+    async def accept_quote(self, info: Info, input: AcceptQuoteInput) -> QuoteDecisionResult:
+        outcome = await _on_quote(
+            info,
+            input.quote_id,
+            "accept quotes",
+            lambda qid: info.context.ports.quotes.accept_quote(
+                qid, on=today(), key=input.idempotency_key
+            ),
+        )
+        return await _quote_payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Record that the client declined an open quote.")
+    async def decline_quote(self, info: Info, input: DeclineQuoteInput) -> QuoteDecisionResult:
+        outcome = await _on_quote(
+            info,
+            input.quote_id,
+            "decline quotes",
+            lambda qid: info.context.ports.quotes.decline_quote(
+                qid, on=today(), reason=input.reason, key=input.idempotency_key
+            ),
+        )
+        return await _quote_payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(description="Mark an open quote as expired (e.g. withdraw it).")
+    async def expire_quote(self, info: Info, input: ExpireQuoteInput) -> QuoteDecisionResult:
+        outcome = await _on_quote(
+            info,
+            input.quote_id,
+            "expire quotes",
+            lambda qid: info.context.ports.quotes.expire_quote(
+                qid, on=today(), key=input.idempotency_key
+            ),
+        )
+        return await _quote_payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation(
+        description="Issue an invoice from an accepted quote (once), with the invoice rules."
+    )
+    async def convert_quote_to_invoice(
+        self, info: Info, input: ConvertQuoteToInvoiceInput
+    ) -> ConvertQuoteToInvoiceResult:
+        outcome = await _on_quote(
+            info,
+            input.quote_id,
+            "issue invoices",
+            lambda qid: info.context.ports.quotes.convert_quote(
+                qid,
+                issued_on=input.issued_on or today(),
+                due_on=input.due_on,
+                number=input.number,
+                key=input.idempotency_key,
+            ),
+        )
+        if not hasattr(outcome, "ids"):
+            return outcome  # type: ignore[no-any-return]
+        quote_row = await quote_loaders(info.context).quote.load(outcome.ids["quote_id"])
+        invoice_row = await info.context.billing.invoice.load(outcome.ids["invoice_id"])
+        return ConvertQuotePayload(
+            quote=Quote.from_row(quote_row), invoice=Invoice.from_row(invoice_row)
+        )

@@ -1,0 +1,297 @@
+"""Service subscriptions on the profile: plan, price per interval, dates, request usage.
+
+Named ServiceSubscription everywhere so it never clashes with GraphQL's Subscription root.
+State is ACTIVE, PAUSED, CANCELLED or, computed as of today, ENDED once endsOn has passed.
+nextPaymentOn is the first billing date (startsOn + k intervals) on or after today, null
+unless ACTIVE or once it would fall after endsOn. requestsUsed counts the current usage
+period (from one billing date to the day before the next).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from uuid import UUID
+
+import strawberry
+
+from domain import access
+from resolvers.billing import today
+from resolvers.ids import to_global_id, uuid_of
+from resolvers.quotes import quote_loaders, subscription_figures
+from schema.billing import Money
+from schema.common import Info, Node
+from schema.errors import (
+    LimitExceededError,
+    NotFoundError,
+    RuleViolationError,
+    ValidationError,
+    not_found_error,
+)
+from schema.mutation import _perform
+
+if TYPE_CHECKING:
+    from schema.types import Client
+
+
+@strawberry.enum
+class BillingInterval(Enum):
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    QUARTER = "QUARTER"
+    YEAR = "YEAR"
+
+
+@strawberry.enum
+class ServiceSubscriptionState(Enum):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+    ENDED = "ENDED"
+
+
+@strawberry.type(description="A client's subscription to a service plan.")
+class ServiceSubscription(Node):
+    id: strawberry.ID
+    plan_name: str
+    price: Money
+    interval: BillingInterval
+    state: ServiceSubscriptionState = strawberry.field(
+        description="As of today: ENDED once endsOn has passed (unless cancelled)."
+    )
+    starts_on: date
+    ends_on: date | None
+    next_payment_on: date | None = strawberry.field(
+        description="First billing date on or after today; null unless ACTIVE or after endsOn."
+    )
+    request_limit: int | None = strawberry.field(description="Requests allowed per period.")
+    requests_used: int = strawberry.field(description="Requests used in the current period.")
+    requests_remaining: int | None
+    current_period_start: date | None
+    current_period_end: date | None
+    paused_on: date | None
+    cancelled_on: date | None
+    cancel_reason: str | None
+    client_id: strawberry.Private[str]
+
+    @classmethod
+    def from_row(cls, row: Any) -> ServiceSubscription:
+        figures = subscription_figures(row, today())
+        limit = row.request_limit
+        return cls(
+            id=strawberry.ID(to_global_id("ServiceSubscription", row.id)),
+            plan_name=row.plan_name,
+            price=Money(amount=Decimal(row.amount), currency=row.currency),
+            interval=BillingInterval(row.interval),
+            state=ServiceSubscriptionState(figures.state),
+            starts_on=row.starts_on,
+            ends_on=row.ends_on,
+            next_payment_on=figures.next_payment_on,
+            request_limit=limit,
+            requests_used=figures.requests_used,
+            requests_remaining=None if limit is None else max(limit - figures.requests_used, 0),
+            current_period_start=figures.period_start,
+            current_period_end=figures.period_end,
+            paused_on=row.paused_on,
+            cancelled_on=row.cancelled_on,
+            cancel_reason=row.cancel_reason,
+            client_id=row.client_id,
+        )
+
+    @strawberry.field
+    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("schema.types")]:
+        from schema.types import Client
+
+        row = await info.context.loaders.client_in_firm.load(self.client_id)
+        return Client.from_row(row)
+
+
+async def client_service_subscriptions(info: Info, client_id: str) -> list[ServiceSubscription]:
+    """A client's subscriptions, latest start first."""
+    rows = await quote_loaders(info.context).subscriptions_by_client.load(client_id)
+    return [ServiceSubscription.from_row(r) for r in rows]
+
+
+async def subscription_node(info: Info, local_id: str) -> ServiceSubscription | None:
+    row = await quote_loaders(info.context).subscription.load(local_id)
+    return None if row is None else ServiceSubscription.from_row(row)
+
+
+# Mutations ---------------------------------------------------------------------
+
+
+@strawberry.input
+class PriceInput:
+    amount: Decimal
+    currency: str
+
+
+@strawberry.input
+class StartServiceSubscriptionInput:
+    client_id: strawberry.ID
+    plan_name: str
+    price: PriceInput
+    interval: BillingInterval
+    starts_on: date
+    ends_on: date | None = None
+    request_limit: int | None = strawberry.field(
+        default=None, description="Requests allowed per period; omit for no limit."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ServiceSubscriptionInput:
+    subscription_id: strawberry.ID
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class CancelServiceSubscriptionInput:
+    subscription_id: strawberry.ID
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class RecordServiceRequestInput:
+    subscription_id: strawberry.ID
+    note: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class ServiceSubscriptionPayload:
+    subscription: ServiceSubscription
+
+
+StartServiceSubscriptionResult: TypeAlias = Annotated[
+    ServiceSubscriptionPayload | ValidationError | NotFoundError | RuleViolationError,
+    strawberry.union("StartServiceSubscriptionResult"),
+]
+ServiceSubscriptionChangeResult: TypeAlias = Annotated[
+    ServiceSubscriptionPayload | ValidationError | NotFoundError | RuleViolationError,
+    strawberry.union("ServiceSubscriptionChangeResult"),
+]
+RecordServiceRequestResult: TypeAlias = Annotated[
+    ServiceSubscriptionPayload
+    | ValidationError
+    | NotFoundError
+    | RuleViolationError
+    | LimitExceededError,
+    strawberry.union("RecordServiceRequestResult"),
+]
+
+CHANGE_ERRORS = (ValidationError, NotFoundError, RuleViolationError)
+ERRORS = (*CHANGE_ERRORS, LimitExceededError)
+
+
+async def _payload(info: Info, outcome: Any) -> Any:
+    if not hasattr(outcome, "ids"):
+        return outcome
+    row = await quote_loaders(info.context).subscription.load(outcome.ids["subscription_id"])
+    return ServiceSubscriptionPayload(subscription=ServiceSubscription.from_row(row))
+
+
+async def _on_subscription(
+    info: Info,
+    global_id: str,
+    what: str,
+    command: Any,
+    allowed: tuple[type, ...] = CHANGE_ERRORS,
+) -> Any:
+    viewer = info.context.require(access.can_mutate, what)
+    sub_id: UUID | None = uuid_of(global_id, "ServiceSubscription")
+    if sub_id is None:
+        return not_found_error(global_id, f"ServiceSubscription {global_id} was not found")
+    outcome = await _perform(
+        info, viewer, allowed, {"ServiceSubscription": global_id}, lambda _s: command(sub_id)
+    )
+    return await _payload(info, outcome)
+
+
+@strawberry.type
+class ServiceSubscriptionsMutation:
+    @strawberry.mutation(description="Start a client's service subscription; refused on hold.")
+    async def start_service_subscription(
+        self, info: Info, input: StartServiceSubscriptionInput
+    ) -> StartServiceSubscriptionResult:
+        viewer = info.context.require(access.can_mutate, "start service subscriptions")
+        client_id = uuid_of(input.client_id, "Client")
+        if client_id is None:
+            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
+        outcome = await _perform(
+            info,
+            viewer,
+            CHANGE_ERRORS,
+            {"Client": input.client_id},
+            lambda _s: info.context.ports.service_subscriptions.start_subscription(
+                client_id,
+                plan_name=input.plan_name,
+                amount=input.price.amount,
+                currency=input.price.currency,
+                interval=input.interval.value,
+                starts_on=input.starts_on,
+                ends_on=input.ends_on,
+                request_limit=input.request_limit,
+                key=input.idempotency_key,
+            ),
+        )
+        return await _payload(info, outcome)  # type: ignore[no-any-return]
+
+    @strawberry.mutation
+    async def pause_service_subscription(
+        self, info: Info, input: ServiceSubscriptionInput
+    ) -> ServiceSubscriptionChangeResult:
+        return await _on_subscription(  # type: ignore[no-any-return]
+            info,
+            input.subscription_id,
+            "pause service subscriptions",
+            lambda sid: info.context.ports.service_subscriptions.pause_subscription(
+                sid, on=today(), key=input.idempotency_key
+            ),
+        )
+
+    @strawberry.mutation(description="Resume a paused subscription; refused while on hold.")
+    async def resume_service_subscription(
+        self, info: Info, input: ServiceSubscriptionInput
+    ) -> ServiceSubscriptionChangeResult:
+        return await _on_subscription(  # type: ignore[no-any-return]
+            info,
+            input.subscription_id,
+            "resume service subscriptions",
+            lambda sid: info.context.ports.service_subscriptions.resume_subscription(
+                sid, on=today(), key=input.idempotency_key
+            ),
+        )
+
+    @strawberry.mutation
+    async def cancel_service_subscription(
+        self, info: Info, input: CancelServiceSubscriptionInput
+    ) -> ServiceSubscriptionChangeResult:
+        return await _on_subscription(  # type: ignore[no-any-return]
+            info,
+            input.subscription_id,
+            "cancel service subscriptions",
+            lambda sid: info.context.ports.service_subscriptions.cancel_subscription(
+                sid, on=today(), reason=input.reason, key=input.idempotency_key
+            ),
+        )
+
+    @strawberry.mutation(
+        description="Count one request in the current period; LimitExceededError at the limit."
+    )
+    async def record_service_request(
+        self, info: Info, input: RecordServiceRequestInput
+    ) -> RecordServiceRequestResult:
+        return await _on_subscription(  # type: ignore[no-any-return]
+            info,
+            input.subscription_id,
+            "record service requests",
+            lambda sid: info.context.ports.service_subscriptions.record_request(
+                sid, on=today(), note=input.note, key=input.idempotency_key
+            ),
+            ERRORS,
+        )
