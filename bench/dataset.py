@@ -12,6 +12,7 @@ import json
 import random
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -263,7 +264,7 @@ class Generator:
     def invoice(self, cid: UUID) -> None:
         rng = self.rng
         issued = YEAR_START + timedelta(days=rng.randint(0, 300))
-        lines = [
+        lines: list[tuple[str, Decimal | str, Decimal | str]] = [
             (
                 rng.choice(["Bookkeeping", "Payroll", "Tax return", "Advisory"]),
                 str(rng.randint(1, 5)),
@@ -279,10 +280,10 @@ class Generator:
             currency="USD",
             lines=lines,
         )
-        total = sum(int(q) * float(p) for _, q, p in lines)
+        total = sum((Decimal(q) * Decimal(p) for _, q, p in lines), Decimal(0))
         roll = rng.random()
         if roll < 0.75:
-            amount = total if roll < 0.5 else round(total / 2, 2)
+            amount = total if roll < 0.5 else (total / 2).quantize(Decimal("0.01"))
             self.billing.record_payment(
                 UUID(outcome.ids["invoice_id"]),
                 amount=f"{amount:.2f}",

@@ -95,7 +95,9 @@ query ClientsList {
         id name
         contacts(first: 100) {
           totalCount
-          edges { node { description contact { id firstName lastName emails { address primary } } } }
+          edges {
+            node { description contact { id firstName lastName emails { address primary } } }
+          }
         }
         billing {
           unpaidTotal { amount currency }

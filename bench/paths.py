@@ -148,15 +148,16 @@ async def _count(url: str, queries: list[tuple[str, dict[str, Any]]]) -> list[in
         engine: sa.Engine = app.state.container.engine
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench.test") as client:
+            seen: list[str] = []
+
+            def listen(_c: Any, _cur: Any, statement: str, *_a: Any, **_k: Any) -> None:
+                if threading.current_thread().name == "projections":
+                    return
+                if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
+                    seen.append(statement)
+
             for query, variables in queries:
-                seen: list[str] = []
-
-                def listen(_c: Any, _cur: Any, statement: str, *_a: Any, **_k: Any) -> None:
-                    if threading.current_thread().name == "projections":
-                        return
-                    if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
-                        seen.append(statement)
-
+                seen.clear()
                 sa.event.listen(engine, "before_cursor_execute", listen)
                 try:
                     response = await client.post(
@@ -263,10 +264,10 @@ def rebuild_target(run: Run) -> Iterator[tuple[EventStore, sa.Engine]]:
         copy = run.work_dir / "rebuild.db"
         for old in run.work_dir.glob("rebuild.db*"):
             old.unlink()
-        source, target = sqlite3.connect(db.sqlite_path), sqlite3.connect(copy)
-        source.backup(target)
+        source, sink = sqlite3.connect(db.sqlite_path), sqlite3.connect(copy)
+        source.backup(sink)
         source.close()
-        target.close()
+        sink.close()
         copied = DatabaseConfig.parse(f"sqlite:///{copy}")
         store = EventStore(env=copied.eventsourcing_env())
         engine = create_engine(copied)
@@ -515,7 +516,8 @@ def time_travel(run: Run, schema: Any, server: Server) -> None:
             result["p50_ms"],
             "ms",
             baseline=percentile(samples, 0.5) * 1000,
-            note=f"asOf(version: {version}) over HTTP ÷ loading all {len(events):,} events in-process",
+            note=f"asOf(version: {version}) over HTTP ÷ loading all {len(events):,} events"
+            " in-process",
         )
     )
 
@@ -552,7 +554,8 @@ def live(run: Run, schema: Any, server: Server, scratch: Scratch) -> None:
     )
     result = run_load(spec, run.work_dir)
     note = (
-        f"{result['subscribers']} subscribers ({result['connected']} connected), {result['mutations']} mutations, "
+        f"{result['subscribers']} subscribers ({result['connected']} connected), "
+        f"{result['mutations']} mutations, "
         f"{result['delivered']}/{result['expected']} deliveries"
     )
     if result["first_error"]:
@@ -593,24 +596,24 @@ def run_backend(
 
     floor_p50: float | None = None
     if run.backend == "postgresql":
-        result = floor.measure(
+        sql = floor.measure(
             config.postgres_url, config.pg_schema, FIRM, ds.profile_clients, config.short_seconds
         )
-        floor_p50 = result.p50_ms
+        floor_p50 = sql.p50_ms
         run.add(
             Result(
                 "sql_floor_p50",
                 run.backend,
-                result.p50_ms,
+                sql.p50_ms,
                 "ms",
-                note=f"one json_build_object statement, {result.json_bytes:,} bytes of JSON",
+                note=f"one json_build_object statement, {sql.json_bytes:,} bytes of JSON",
             )
         )
         run.add(
             Result(
                 "sql_floor_rps",
                 run.backend,
-                result.rps,
+                sql.rps,
                 "req/s",
                 note="concurrency 1, psycopg, no HTTP",
             )
@@ -695,7 +698,8 @@ def run_backend(
                 "events/s",
                 baseline=raw,
                 goal=">= 0.6",
-                note=f"HTTP mix at concurrency {WORKERS} (read-your-writes) ÷ EventStore.save in a loop",
+                note=f"HTTP mix at concurrency {WORKERS} (read-your-writes)"
+                " ÷ EventStore.save in a loop",
             )
         )
         run.add(Result("mutations_p50", run.backend, result["p50_ms"], "ms"))
@@ -768,7 +772,8 @@ def postgraphile(run: Run, _profile: str, client_ids: list[str]) -> dict[int, fl
                         run.backend,
                         result["rps"],
                         "req/s",
-                        note=f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms; {edges} contacts",
+                        note=f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms;"
+                        f" {edges} contacts",
                     )
                 )
             run.add(Result("postgraphile_rss_mb", run.backend, peak_rss_mb(server.pid), "MiB"))

@@ -94,7 +94,7 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
 
 def _fmt(number: float | None) -> str:
     if number is None:
-        return "–"
+        return "-"
     if abs(number) >= 100:
         return f"{number:,.0f}"
     if abs(number) >= 10:
@@ -105,8 +105,8 @@ def _fmt(number: float | None) -> str:
 def table(results: Iterable[Result], title: str = "Dossier benchmarks") -> Table:
     view = Table(title=title, show_lines=False)
     for column in ("name", "backend", "value", "unit", "baseline", "ratio", "goal", "ok", "note"):
-        justify = "right" if column in ("value", "baseline", "ratio") else "left"
-        view.add_column(column, justify=justify, overflow="fold")
+        numeric = column in ("value", "baseline", "ratio")
+        view.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for r in results:
         ok = {True: "[green]yes[/green]", False: "[red]no[/red]", None: ""}[r.met]
         goal = "" if r.goal == INFO else r.goal

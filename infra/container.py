@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import sqlalchemy as sa
 import structlog
 
@@ -16,6 +18,7 @@ from infra.quotes_service import QuotesService, ServiceSubscriptionsService
 from infra.runner import ProjectionRunner
 from infra.service import BillingService, DossierService
 from infra.settings import Settings
+from projections.billing import invoices
 from projections.registry import all_projections
 from projections.tables import metadata
 
@@ -115,7 +118,13 @@ class Container:
     @property
     def history(self) -> EventHistory:
         """Time travel over the event store (audit features only)."""
-        return EventHistory(self.store)
+        return EventHistory(self.store, invoice_ids=self._invoice_ids)
+
+    def _invoice_ids(self, client_id: str) -> list[UUID]:
+        """Ids of the client's invoice streams (from the billing read model)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(invoices.c.id).where(invoices.c.client_id == client_id))
+            return [UUID(row.id) for row in rows]
 
     def verify_audit_chains(self, limits: dict[str, int | None]) -> dict[str, ChainVerification]:
         """Recompute clients' audit chains from the stored events (see infra.audit)."""

@@ -10,18 +10,23 @@ before N (one every SNAPSHOT_INTERVAL versions) and replays at most the events a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from domain.billing import ClientAccount, FirmSettings, account_id, firm_settings_id
 from domain.client import Client
 from domain.contact import Contact
+from domain.invoice import VOID, Invoice
 from domain.staff import StaffMember, staff_member_id
 from domain.values import ADDRESS_PARTS
 from infra.eventstore import EventStore
+from resolvers.billing import DEFAULT_CURRENCY, Summary, summarize
 from resolvers.history import (
     ClientState,
     FieldChangeRecord,
@@ -136,11 +141,18 @@ def _record(field: str, before: Any, after: Any, event: Any) -> FieldChangeRecor
     )
 
 
+T = TypeVar("T")
+
+
 class EventHistory:
     """Reads a client's stream at a version or a moment (the audit features only)."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(
+        self, store: EventStore, invoice_ids: Callable[[str], list[UUID]] | None = None
+    ) -> None:
         self.store = store
+        # Which invoice streams belong to a client (their state comes from the streams).
+        self.invoice_ids = invoice_ids
 
     # Reading the stream -------------------------------------------------------
 
@@ -271,16 +283,44 @@ class EventHistory:
             billing=self.billing_as_of(client.firm_id, str(client.id), moment),
         )
 
-    def billing_as_of(
-        self, firm_id: str, client_id: str, moment: datetime
-    ) -> Mapping[str, Any] | None:
-        """Hook for billing (issue 3): the client's billing figures as of `moment`.
+    def billing_as_of(self, firm_id: str, client_id: str, moment: datetime) -> Summary | None:
+        """The client's billing figures as they stood at `moment`, "today" being that day.
 
-        Returns None until billing exists. Billing should fold the events of the client's
-        invoices recorded at or before `moment` (their own streams, read from the event
-        store like the rest of this module) into the figures of its BillingSummary.
+        Each of the client's invoices, its credit account and the firm's settings are rebuilt
+        from their own streams at their last version at or before `moment`.
         """
-        return None
+        if self.invoice_ids is None:
+            return None
+        rows: list[Any] = []
+        first_currency: str | None = None
+        for invoice_id in self.invoice_ids(client_id):
+            invoice = self._at(Invoice, invoice_id, moment)
+            if invoice is None:
+                continue
+            first_currency = first_currency or invoice.currency
+            rows.append(
+                SimpleNamespace(
+                    status=invoice.status,
+                    currency=invoice.currency,
+                    total=invoice.total,
+                    balance="0" if invoice.status == VOID else str(invoice.balance),
+                    issued_on=date.fromisoformat(invoice.issued_on),
+                    due_on=date.fromisoformat(invoice.due_on),
+                    paid_on=date.fromisoformat(invoice.paid_on) if invoice.paid_on else None,
+                )
+            )
+        account = self._at(ClientAccount, account_id(firm_id, UUID(client_id)), moment)
+        credit = {c: Decimal(v) for c, v in account.credit.items()} if account else {}
+        settings = self._at(FirmSettings, firm_settings_id(firm_id), moment)
+        currency = (settings.currency if settings else None) or first_currency or DEFAULT_CURRENCY
+        return summarize(rows, credit, currency, moment.date())
+
+    def _at(self, kind: type[T], aggregate_id: UUID, moment: datetime) -> T | None:
+        version = self.version_at(aggregate_id, moment)
+        if version < 1:
+            return None
+        aggregate: Any = self.store.repository.get(aggregate_id, version=version)
+        return aggregate if isinstance(aggregate, kind) else None
 
     # Changes --------------------------------------------------------------------
 

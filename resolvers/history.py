@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import anyio.to_thread
 
+from resolvers.billing import Summary
 from resolvers.errors import bad_input
 
 if TYPE_CHECKING:
@@ -128,8 +129,8 @@ class ClientState:
     contacts: list[LinkedContactState] = field(default_factory=list)
     team: list[TeamMemberState] = field(default_factory=list)
     holds: list[HoldState] = field(default_factory=list)
-    # Hook for billing (issue 3): the billing figures as of `at`; None until billing exists.
-    billing: Mapping[str, Any] | None = None
+    # The billing figures as of `at` (None when the reader was built without billing).
+    billing: Summary | None = None
 
 
 @dataclass(frozen=True)

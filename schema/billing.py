@@ -11,7 +11,7 @@ from uuid import UUID
 import strawberry
 
 from domain import access
-from resolvers.billing import is_overdue, today
+from resolvers.billing import Summary, is_overdue, today
 from resolvers.ids import to_global_id, uuid_of
 from resolvers.pages import Page, check_first, position_after
 from schema.common import Info, Node, PageInfo
@@ -177,8 +177,8 @@ class BillingSummary:
     )
 
 
-async def billing_summary(info: Info, client_id: str) -> BillingSummary:
-    s = await info.context.billing.summary(client_id)
+def summary_of(s: Summary) -> BillingSummary:
+    """The GraphQL figures of a computed summary."""
 
     def money(amount: Decimal) -> Money:
         return Money(amount=amount, currency=s.currency)
@@ -195,6 +195,10 @@ async def billing_summary(info: Info, client_id: str) -> BillingSummary:
             PeriodAmount(period=p.period, amount=money(p.amount)) for p in s.invoiced_by_month
         ],
     )
+
+
+async def billing_summary(info: Info, client_id: str) -> BillingSummary:
+    return summary_of(await info.context.billing.summary(client_id))
 
 
 async def client_invoices(

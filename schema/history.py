@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from resolvers import history
 from resolvers.ids import to_global_id
+from schema.billing import BillingSummary, summary_of
 from schema.common import Actor, ClientType, Info
 from schema.types import Address, CustomFieldValue, HoldPeriod
 
@@ -69,6 +70,9 @@ class ClientSnapshot:
     holds: list[HoldPeriod] = strawberry.field(
         description="Hold periods up to then; releasedAt is null if not released by then."
     )
+    billing: BillingSummary | None = strawberry.field(
+        description="The billing figures as they stood then (overdue as of that day)."
+    )
 
     @classmethod
     def of(cls, state: history.ClientState) -> ClientSnapshot:
@@ -101,6 +105,7 @@ class ClientSnapshot:
                 )
                 for m in state.team
             ],
+            billing=summary_of(state.billing) if state.billing else None,
             holds=[
                 HoldPeriod(
                     placed_at=h.placed_at,

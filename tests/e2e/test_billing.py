@@ -298,3 +298,26 @@ async def test_activity_summaries_and_rebuild_identical(api: Api) -> None:
     before = dump()
     container.runner.rebuild(BillingProjection())
     assert dump() == before
+
+
+async def test_billing_figures_as_of_a_moment(api: Api) -> None:
+    client = await register(api)
+    before_any = datetime.now(UTC).isoformat()
+    invoice = (await issue(api, client, "400.00", dueOn=day(-1)))["invoice"]["id"]
+    after_issue = datetime.now(UTC).isoformat()
+    await pay(api, invoice, "400.00", day(-2))
+    query = """query($id: ID!, $at: DateTime!) { client(id: $id) { asOf(at: $at) {
+      billing { unpaidTotal { amount currency } overdueCount averageDaysToPay } } } }"""
+    then = await api.gql(query, {"id": client, "at": after_issue})
+    assert then["data"]["client"]["asOf"]["billing"] == {
+        "unpaidTotal": {"amount": "400.00", "currency": "EUR"},
+        "overdueCount": 1,
+        "averageDaysToPay": None,
+    }
+    now = await api.gql(query, {"id": client, "at": datetime.now(UTC).isoformat()})
+    assert now["data"]["client"]["asOf"]["billing"] == {
+        "unpaidTotal": {"amount": "0.00", "currency": "EUR"},
+        "overdueCount": 0,
+        "averageDaysToPay": 38.0,
+    }
+    assert (await api.gql(query, {"id": client, "at": before_any}))["data"]["client"]["asOf"] is not None
