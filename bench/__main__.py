@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Annotated
@@ -39,11 +40,12 @@ def main(
     config = BenchConfig.make(quick=quick, clients=clients)
     started = time.monotonic()
     results: list[Result] = []
+    datasets = dataset.ensure(config, BACKENDS[backend], console)
+    console.print(f"data sets ready in {time.monotonic() - started:.0f}s")
     for name in BACKENDS[backend]:
         run_started = time.monotonic()
         try:
-            ds = dataset.ensure(config, name, console)
-            run = paths.Run(config=config, backend=name, dataset=ds, console=console)
+            run = paths.Run(config=config, backend=name, dataset=datasets[name], console=console)
             paths.run_backend(run, paths.postgraphile)
             results.extend(run.results)
         except Exception as error:  # report what was measured, and the failure
@@ -62,7 +64,7 @@ def main(
     )
     out = VAR / "results.json"
     write_json(results, out)
-    show(results, Console())
+    show(results, Console() if sys.stdout.isatty() else Console(width=220))
     if markdown_out:
         print(f"\n{config.tag} run, {datetime.now(UTC):%Y-%m-%d}\n")
         print(markdown(results))

@@ -52,26 +52,26 @@ class BenchConfig:
                 long_events=2_000,
                 long_clients=1,
                 max_contacts=100,
-                normal_max_contacts=20,
+                normal_max_contacts=12,
                 at_limit_share=0.0,
                 max_comments=40,
                 max_invoices=10,
-                skew=6.0,
+                skew=8.0,
             )
-            return cls(True, sizes, 3.0, 1.5, 10, 25, _postgres())
+            return cls(True, sizes, 2.0, 1.5, 10, 20, _postgres())
         sizes = Sizes(
             clients=clients or 1_000,
             profile_clients=6,
             long_events=10_000,
-            long_clients=2,
+            long_clients=1,
             max_contacts=100,
             normal_max_contacts=100,
-            at_limit_share=0.02,
+            at_limit_share=0.01,
             max_comments=200,
             max_invoices=50,
-            skew=6.0,
+            skew=25.0,
         )
-        return cls(False, sizes, 12.0, 4.0, 100, 100, _postgres())
+        return cls(False, sizes, 10.0, 4.0, 100, 100, _postgres())
 
     @property
     def tag(self) -> str:

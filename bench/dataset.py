@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -87,21 +88,52 @@ def wipe(config: BenchConfig, backend: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{config.pg_schema}" CASCADE')
 
 
-def ensure(config: BenchConfig, backend: str, console: Console) -> Dataset:
-    """The data set for these sizes, generated now unless the marker says it exists."""
+def _wanted(config: BenchConfig) -> dict[str, Any]:
+    return {"version": MARKER_VERSION, "sizes": asdict(config.sizes)}
+
+
+def reusable(config: BenchConfig, backend: str) -> Dataset | None:
+    """The data set recorded for these sizes, if its marker says it exists."""
     path = marker_path(config, backend)
-    wanted = {"version": MARKER_VERSION, "sizes": asdict(config.sizes)}
     if path.exists():
         marker = json.loads(path.read_text())
-        if marker.get("params") == wanted:
-            console.print(f"[{backend}] reusing the generated data set ({path})")
+        if marker.get("params") == _wanted(config):
             return Dataset.from_json(marker["dataset"])
-    console.print(f"[{backend}] generating the data set ({config.sizes.clients} clients)")
+    return None
+
+
+def ensure(config: BenchConfig, backends: list[str], console: Console) -> dict[str, Dataset]:
+    """The data set of each backend, generating the missing ones side by side."""
+    found: dict[str, Dataset] = {}
+    missing: list[str] = []
+    for backend in backends:
+        dataset = reusable(config, backend)
+        if dataset is None:
+            missing.append(backend)
+        else:
+            console.print(
+                f"[{backend}] reusing the generated data set ({marker_path(config, backend)})"
+            )
+            found[backend] = dataset
+    if not missing:
+        return found
+    console.print(
+        f"generating the data set ({config.sizes.clients} clients) for {', '.join(missing)}"
+    )
+    with _progress(console) as progress, ThreadPoolExecutor(len(missing)) as pool:
+        futures = {b: pool.submit(_generate_one, config, b, progress) for b in missing}
+        for backend, future in futures.items():
+            found[backend] = future.result()
+    return {backend: found[backend] for backend in backends}
+
+
+def _generate_one(config: BenchConfig, backend: str, progress: Progress) -> Dataset:
+    path = marker_path(config, backend)
     path.unlink(missing_ok=True)
     wipe(config, backend)
-    dataset = generate(config.database_url(backend), config.sizes, console)
+    dataset = generate(config.database_url(backend), config.sizes, progress, backend)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"params": wanted, "dataset": asdict(dataset)}, indent=2))
+    path.write_text(json.dumps({"params": _wanted(config), "dataset": asdict(dataset)}, indent=2))
     return dataset
 
 
@@ -116,25 +148,25 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def generate(url: str, sizes: Sizes, console: Console) -> Dataset:
+def generate(url: str, sizes: Sizes, progress: Progress, label: str) -> Dataset:
+    """Record the firm through the application, then project it."""
     container = Container(settings_for(url)).open(start_projections=False)
     try:
-        with acting_as(owner(), FIRM, "owner"), _progress(console) as progress:
+        with acting_as(owner(), FIRM, "owner"):
             generator = Generator(container, sizes)
             generator.staff()
-            task = progress.add_task("clients", total=sizes.clients)
+            task = progress.add_task(f"{label}: clients", total=sizes.clients)
             for index in range(sizes.clients):
                 generator.client(index)
                 progress.update(task, advance=1)
             total = sizes.long_clients * sizes.long_events
-            task = progress.add_task("long streams", total=total)
+            task = progress.add_task(f"{label}: long streams", total=total)
             for n in range(sizes.long_clients):
                 generator.long_client(n, lambda k: progress.update(task, advance=k))
         head = container.store.head()
-        with _progress(console) as progress:
-            task = progress.add_task("projecting", total=head)
-            container.runner.catch_up(lambda position: progress.update(task, completed=position))
-            progress.update(task, completed=head)
+        task = progress.add_task(f"{label}: projecting", total=head)
+        container.runner.catch_up(lambda position: progress.update(task, completed=position))
+        progress.update(task, completed=head)
         return Dataset(
             profile_clients=generator.profile_ids,
             small_client=generator.small_id,
@@ -294,6 +326,7 @@ class Generator:
         """A client whose own stream holds `long_events` events, saved in batches."""
         cid = self.register(n, "L")
         self.long_ids.append(str(cid))
+        advance(1)
         remaining = self.sizes.long_events - 1
         revision = 0
         while remaining > 0:

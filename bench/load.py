@@ -260,7 +260,7 @@ async def _live(spec: LiveSpec) -> LiveResult:
             pause = (sent / spec.rate) - (time.perf_counter() - started)
             if pause > 0:
                 await asyncio.sleep(pause)
-    await asyncio.sleep(2.0)  # deliveries in flight
+    await asyncio.sleep(1.0)  # deliveries in flight
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     return LiveResult(

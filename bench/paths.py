@@ -592,7 +592,7 @@ def run_backend(
     run.say("raw save baseline")
     raw = raw_save(run, config.short_seconds)
     run.say("projection rebuild vs log read")
-    rebuild(run, config.short_seconds * 2)
+    rebuild(run, config.short_seconds)
 
     floor_p50: float | None = None
     if run.backend == "postgresql":

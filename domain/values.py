@@ -111,8 +111,13 @@ def check_custom_field_count(field: str, count: int) -> None:
 def clean_custom_fields(
     field: str, values: list[tuple[str, str | None]], *, allow_none: bool
 ) -> list[tuple[str, str | None]]:
-    """Trim custom field keys and values; keys must be unique."""
-    check_custom_field_count(field, len(values))
+    """Trim custom field keys and values; keys must be unique.
+
+    With allow_none (an update, where a null value removes a key) the caller checks the
+    count after merging.
+    """
+    if not allow_none:
+        check_custom_field_count(field, len(values))
     result: list[tuple[str, str | None]] = []
     seen: set[str] = set()
     for index, (key, value) in enumerate(values):

@@ -34,7 +34,7 @@ from domain.billing import (
 from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
-from domain.errors import InvalidInput, NotFound, RuleViolated, VersionConflict
+from domain.errors import DomainError, InvalidInput, NotFound, RuleViolated, VersionConflict
 from domain.idempotency import IdempotencyRecord, idempotency_id
 from domain.invoice import Invoice, clean_number
 from domain.money import clean_amount, quantize
@@ -116,7 +116,14 @@ class DossierService:
                 replay = self._replay(record_id, operation)
                 if replay is not None:
                     return replay
-            change = build()
+            try:
+                change = build()
+            except DomainError:
+                # A concurrent request with the same key may have just succeeded.
+                replay = self._replay(record_id, operation) if record_id is not None else None
+                if replay is not None:
+                    return replay
+                raise
             pending = [a for a in change.aggregates if a.pending_events]
             if key is not None:
                 if len(key) > 200:
@@ -152,7 +159,13 @@ class DossierService:
             raise InvalidInput(
                 "input.idempotencyKey", "this idempotencyKey was already used for another mutation"
             )
-        return Outcome(dict(record.result), replayed=True)
+        result = dict(record.result)
+        if "client_id" in result:
+            # The viewer may have lost sight of the client since: say nothing about it.
+            self.visible_client(UUID(result["client_id"]))
+        # Wait for the read models to include everything up to now (the first request may
+        # still be waiting for its own events to be projected).
+        return Outcome(result, position=self.store.head(), replayed=True)
 
     # Staff ------------------------------------------------------------------
 

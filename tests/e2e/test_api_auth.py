@@ -484,11 +484,6 @@ async def test_client_query_shape_is_the_same_for_every_firm_wide_role(api: Api)
 # Replays after losing sight of the client -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an idempotent replay skips the visibility check, so an agent taken off the "
-    "team gets the client's current profile back (it reads as null everywhere else)",
-)
 async def test_a_replay_does_not_show_a_client_the_agent_no_longer_sees(api: Api) -> None:
     ids = await agent_world(api)
     first = await mutate(
@@ -507,11 +502,6 @@ async def test_a_replay_does_not_show_a_client_the_agent_no_longer_sees(api: Api
     assert replay["id"] == ids["acme"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: replaying addComment after the agent left the team crashes (top-level error "
-    "\"'NoneType' object has no attribute 'id'\", no extensions.code) instead of NotFoundError",
-)
 async def test_a_comment_replay_after_leaving_the_team_is_not_found(api: Api) -> None:
     ids = await agent_world(api)
     first = await mutate(

@@ -344,12 +344,6 @@ KEYED = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a replay that races the first request answers before the read models have "
-    "the first result (registerClient: top-level INTERNAL 'the client is not readable yet'; "
-    "linkContact/addComment/addStaffMember: unhandled AttributeError on a None row)",
-)
 @pytest.mark.parametrize("mutation", list(KEYED))
 async def test_concurrent_retries_with_one_key_all_get_the_first_result(
     api: Api, mutation: str
