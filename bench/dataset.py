@@ -112,7 +112,7 @@ def ensure(config: BenchConfig, backends: list[str], console: Console) -> dict[s
             missing.append(backend)
         else:
             console.print(
-                f"[{backend}] reusing the generated data set ({marker_path(config, backend)})"
+                f"\\[{backend}] reusing the generated data set ({marker_path(config, backend)})"
             )
             found[backend] = dataset
     if not missing:

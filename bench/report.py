@@ -99,6 +99,8 @@ def _fmt(number: float | None) -> str:
         return f"{number:,.0f}"
     if abs(number) >= 10:
         return f"{number:.1f}"
+    if 0 < abs(number) < 0.1:
+        return f"{number:.3g}"
     return f"{number:.2f}"
 
 

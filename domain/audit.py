@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -240,7 +240,7 @@ class DigestVerification:
 def compare_digest(
     kept: Sequence[ClientHead],
     root_hash: str,
-    current: dict[str, ChainVerification | None],
+    current: Mapping[str, ChainVerification | None],
 ) -> DigestVerification:
     """Check a kept digest against chains recomputed from the stored events.
 

@@ -218,6 +218,14 @@ class AuditStore:
         stored = self.stored(link.position for chain in links.values() for link in chain)
         return {cid: verify_chain(links[cid], stored) for cid in ids}
 
+    def event_count(self, client_id: str) -> int:
+        """The length of a client's chain as recorded (0 for an unknown client)."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                sa.select(audit_heads.c.event_count).where(audit_heads.c.client_id == client_id)
+            ).scalar()
+        return int(count or 0)
+
     def client_firms(self, client_ids: Sequence[str]) -> dict[str, str]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -282,7 +282,7 @@ def export_client(
     container = _audit_container()
     try:
         audit = AuditStore(container.store, container.engine)
-        total = audit.verify_chains({local: None})[local].event_count
+        total = audit.event_count(local)
         if total == 0:
             console.print(f"[red]No client {local}[/red]", soft_wrap=True)
             raise typer.Exit(1)

@@ -87,6 +87,7 @@ ledger_acknowledgements = sa.Table(
     sa.Column("acknowledged_by", sa.JSON, nullable=False),
 )
 
+
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import anyio.to_thread
 import sqlalchemy as sa
+from strawberry.dataloader import DataLoader
 
 from domain.audit import (
     ChainVerification,
@@ -40,12 +41,23 @@ class Digest:
     heads: list[ClientHead]
 
 
+def _trail_loader(context: RequestContext) -> DataLoader[str, ChainVerification]:
+    """One loader per request, so the chains of many clients are verified in one pass."""
+    if context._audit is None:
+
+        async def load(client_ids: list[str]) -> list[ChainVerification]:
+            limits: dict[str, int | None] = dict.fromkeys(client_ids)
+            found = await anyio.to_thread.run_sync(context.ports.verify_audit_chains, limits)
+            return [found[cid] for cid in client_ids]
+
+        context._audit = DataLoader(load_fn=load)
+    loader: DataLoader[str, ChainVerification] = context._audit
+    return loader
+
+
 async def audit_trail(context: RequestContext, client_id: str) -> ChainVerification:
     """Recompute one (visible) client's chain from the stored events."""
-    found = await anyio.to_thread.run_sync(
-        lambda: context.ports.verify_audit_chains({client_id: None})
-    )
-    return found[client_id]
+    return await _trail_loader(context).load(client_id)
 
 
 def _visible_heads(context: RequestContext, client_ids: Sequence[str] | None) -> dict[str, int]:

@@ -76,6 +76,7 @@ class RequestContext:
     _loaders: Loaders | None = field(default=None, repr=False)
     _pages: PageLoaders | None = field(default=None, repr=False)
     _billing: BillingLoaders | None = field(default=None, repr=False)
+    _audit: Any = field(default=None, repr=False)  # resolvers.audit: per-request loader
 
     # Authorization ------------------------------------------------------------
 
@@ -124,6 +125,7 @@ class RequestContext:
         self._loaders = None
         self._pages = None
         self._billing = None
+        self._audit = None
 
     # Commands -----------------------------------------------------------------
 

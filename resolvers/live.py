@@ -1,7 +1,7 @@
 """Live activity streams: the entries after a position, then live ones, each checked per viewer.
 
-A stream registers for wake-ups first, then reads the backlog, then reads again from the last
-position it read on every wake-up, so nothing falls between the backlog and the live part and
+A stream fixes its start (`after`, or the current head), registers for wake-ups, then reads
+the backlog, then reads again from the last position it read on every wake-up, so nothing falls between the backlog and the live part and
 nothing is sent twice. Every read applies the viewer's visibility in SQL (and `deliverable`
 per row), so permissions are checked for each streamed event, not once at subscribe time.
 """
@@ -122,12 +122,13 @@ class ActivityStream:
 
     async def rows(self) -> AsyncIterator[Row]:
         """Entries after `start` (or after the current head), then live ones, until closed."""
+        if self.start is None:
+            self.start = await anyio.to_thread.run_sync(self.source.projected_position)
+        self.delivered = self.start
+        # Registered before the pump's first read: whatever that read misses wakes it.
         waker = self.source.register()
         pump: asyncio.Task[None] | None = None
         try:
-            if self.start is None:
-                self.start = await anyio.to_thread.run_sync(self.source.projected_position)
-            self.delivered = self.start
             pump = asyncio.create_task(self._pump(waker, self.start))
             while True:
                 item = await self.queue.get()

@@ -259,3 +259,16 @@ async def test_export_endpoint_applies_the_api_visibility(api: Api) -> None:
     assert (await export(api, "/export/clients/garbage.jsonl")).status_code == 404
     assert (await export(api, f"{path}?through=999999")).status_code == 400
     assert (await export(api, f"{path}?through=-1")).status_code == 400
+
+
+async def test_audit_trail_of_many_clients_in_one_query(api: Api) -> None:
+    acme, globex = await history(api)
+    tamper(api.container, local(globex), 1, lambda s: s.update(name="Globex Forged"))
+    response = await api.gql(
+        "{ clients(first: 10) { edges { node { id auditTrail { valid eventCount "
+        "firstBrokenVersion } activity(first: 1) { totalCount } } } } }"
+    )
+    nodes = {e["node"]["id"]: e["node"] for e in ok(response, "clients")["edges"]}
+    assert nodes[acme]["auditTrail"] == {"valid": True, "eventCount": 4, "firstBrokenVersion": None}
+    assert nodes[globex]["auditTrail"] == {"valid": False, "eventCount": 1, "firstBrokenVersion": 1}
+    assert all(n["auditTrail"]["eventCount"] == n["activity"]["totalCount"] for n in nodes.values())

@@ -20,9 +20,7 @@ KEY = "cli-signing-key"
 
 @pytest.fixture
 def cli(database_url: str) -> CliRunner:
-    return CliRunner(
-        env={"DOSSIER_DATABASE_URL": database_url, "DOSSIER_EXPORT_SIGNING_KEY": KEY}
-    )
+    return CliRunner(env={"DOSSIER_DATABASE_URL": database_url, "DOSSIER_EXPORT_SIGNING_KEY": KEY})
 
 
 def test_export_then_verify_from_the_file_alone(
