@@ -1,9 +1,10 @@
 """Live activity streams: the entries after a position, then live ones, each checked per viewer.
 
 A stream fixes its start (`after`, or the current head), registers for wake-ups, then reads
-the backlog, then reads again from the last position it read on every wake-up, so nothing falls between the backlog and the live part and
-nothing is sent twice. Every read applies the viewer's visibility in SQL (and `deliverable`
-per row), so permissions are checked for each streamed event, not once at subscribe time.
+the backlog, then reads again from the last position it read on every wake-up, so nothing
+falls between the backlog and the live part and nothing is sent twice. Every read applies
+the viewer's visibility in SQL (and `deliverable` per row), so permissions are checked for
+each streamed event, not once at subscribe time.
 """
 
 from __future__ import annotations

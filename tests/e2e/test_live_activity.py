@@ -14,7 +14,7 @@ import pytest
 
 from resolvers.ids import encode_cursor
 from tests.e2e.conftest import LiveServer
-from tests.e2e.test_live_support import connect, http
+from tests.e2e.test_live_support import connect, http, until_subscribed
 
 
 def owner_payload(server: LiveServer, **claims: Any) -> dict[str, str]:
@@ -30,6 +30,7 @@ async def test_a_subscriber_receives_a_mutations_entry(live_server: LiveServer) 
         connect(live_server.url, payload=owner_payload(live_server)) as ws,
     ):
         await ws.subscribe()
+        await until_subscribed(live_server, 1)
         client_id = await api.register("Acme")
         entry = await ws.entry()
         assert entry["type"] == "ClientRegistered"
@@ -69,6 +70,7 @@ async def test_the_token_comes_from_the_upgrade_header_or_connection_init(
         connect(live_server.url, payload=payload, header_token=header) as ws,
     ):
         await ws.subscribe()
+        await until_subscribed(live_server, 1)
         await api.register("Acme")
         assert (await ws.entry())["type"] == "ClientRegistered"
 
@@ -120,6 +122,7 @@ async def test_resume_with_after_gets_exactly_the_missed_entries_then_live_ones(
     async with http(live_server) as api:
         async with connect(live_server.url, payload=owner_payload(live_server)) as ws:
             await ws.subscribe()
+            await until_subscribed(live_server, 1)
             acme = await api.register("Acme")
             await api.comment(acme, "one")
             seen = await ws.entries(2)
@@ -211,6 +214,7 @@ async def test_filters_by_type_client_and_actor(live_server: LiveServer) -> None
         await ws.subscribe("types", filter={"types": ["ClientPutOnHold"]})
         await ws.subscribe("clients", filter={"clientIds": [bolt]})
         await ws.subscribe("actors", filter={"actorIds": ["mgr-1"]})
+        await until_subscribed(live_server, 3)
 
         await api.comment(acme, "by owner on acme")
         await api.comment(acme, "by manager on acme", as_user=("mgr-1", "manager"))
@@ -251,6 +255,7 @@ async def test_an_agent_gets_only_assigned_clients_and_stops_after_removal(
             # Asking for an unassigned client's events gives nothing from it.
             await ws.subscribe("bolt", filter={"clientIds": [bolt]})
             await ws.subscribe()
+            await until_subscribed(live_server, 2)
             await api.comment(bolt, "not for the agent")
             await api.comment(acme, "for the agent")
             first = await ws.entry()
@@ -294,6 +299,7 @@ async def test_server_pings_and_answers_pings(live_server: LiveServer) -> None:
             await ws.send({"type": "pong"})
         # The connection is still healthy.
         await ws.subscribe()
+        await until_subscribed(live_server, 1)
         async with http(live_server) as api:
             await api.register("Acme")
         assert (await ws.entry())["type"] == "ClientRegistered"
@@ -315,7 +321,9 @@ async def test_subscriptions_per_connection_are_capped(live_server: LiveServer) 
         )
         # Completing one frees a slot.
         await ws.complete("s0")
+        await until_subscribed(live_server, 19)
         await ws.subscribe("s21")
+        await until_subscribed(live_server, 20)
         async with http(live_server) as api:
             await api.register("Acme")
         got: set[str] = set()

@@ -112,8 +112,9 @@ async def test_subscribers_on_each_process_see_writes_through_the_other(
         connect(b.url, payload={"token": b.token()}) as on_b,
         connect(a.url, payload={"token": a.token()}) as on_a,
     ):
-        await on_b.subscribe()
-        await on_a.subscribe()
+        # after="0" (nothing recorded yet) fixes the start: no wait for the subscription.
+        await on_b.subscribe(after="0")
+        await on_a.subscribe(after="0")
         # Written through A (which projects): B's subscriber hears of it only via NOTIFY.
         acme = await api_a.register("Acme")
         from_b = await on_b.entry()

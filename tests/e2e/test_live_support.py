@@ -202,6 +202,19 @@ class Http:
         return positions
 
 
+async def until_subscribed(server: Any, count: int) -> None:
+    """Wait (bounded) until the server process has `count` live subscribers with a fixed start.
+
+    graphql-transport-ws has no message that says a subscription has started, so a test that
+    subscribes without `after` and then writes must wait for this before writing.
+    """
+    live = server.app.state.container.live
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while live.subscriber_count != count:
+        assert asyncio.get_running_loop().time() < deadline, live.subscriber_count
+        await asyncio.sleep(0.005)
+
+
 @asynccontextmanager
 async def http(server: Any) -> AsyncIterator[Http]:
     async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:

@@ -228,7 +228,34 @@ async def test_accept_convert_and_links_both_ways(api: Api) -> None:
     }
     assert api.event_count() == before + 1
 
-    converted = await convert(api, quote_id, issuedOn=day(-1), dueOn=day(29))
+    taken = await api.gql(
+        """mutation($input: IssueInvoiceInput!) { issueInvoice(input: $input) { __typename } }""",
+        {
+            "input": {
+                "clientId": client,
+                "number": "TAKEN-1",
+                "issuedOn": day(0),
+                "dueOn": day(10),
+                "currency": "EUR",
+                "lines": [{"description": "x", "quantity": "1", "unitPrice": "5.00"}],
+            }
+        },
+    )
+    assert taken["data"]["issueInvoice"]["__typename"] == "InvoicePayload"
+    before = api.event_count()
+    duplicate = await convert(api, quote_id, number="TAKEN-1")
+    assert duplicate == {
+        "__typename": "ValidationError",
+        "field": "input.number",
+        "message": "invoice number TAKEN-1 is already used",
+    }
+    assert api.event_count() == before
+
+    converted = await convert(
+        api, quote_id, issuedOn=day(-1), dueOn=day(29), idempotencyKey="convert-1"
+    )
+    replayed = await convert(api, quote_id, dueOn=day(1), idempotencyKey="convert-1")
+    assert replayed == converted
     assert converted["__typename"] == "ConvertQuotePayload"
     invoice = converted["invoice"]
     invoice_id = invoice.pop("id")
@@ -275,14 +302,15 @@ async def test_accept_convert_and_links_both_ways(api: Api) -> None:
     )
     data = profile["data"]["client"]
     assert data["invoices"]["edges"] == [
+        {"node": {"number": "TAKEN-1", "quote": None}},
         {
             "node": {
                 "number": "INV-000001",
                 "quote": {"number": "Q-000001", "invoice": {"number": "INV-000001"}},
             }
-        }
+        },
     ]
-    assert data["billing"]["unpaidTotal"] == {"amount": "1400.25", "currency": "EUR"}
+    assert data["billing"]["unpaidTotal"] == {"amount": "1405.25", "currency": "EUR"}
 
     # An invoice issued directly has no quote.
     direct = await api.gql(
