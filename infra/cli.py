@@ -332,11 +332,10 @@ def verify_export_file(
     """Re-verify an export from the file alone: signature, SHA-256, every line's chain link
     recomputed from its stored form, and the chain head. Needs no database."""
     import json
-    import os
 
     from infra.audit import verify_export
 
-    hmac_key = key or os.environ.get("DOSSIER_EXPORT_SIGNING_KEY")
+    hmac_key = key or _settings().export_signing_key
     check = verify_export(
         file.read_bytes(),
         json.loads(manifest.read_text()),

@@ -49,7 +49,9 @@ class Container:
             poll_interval=self.settings.poll_interval,
         )
         self._service = DossierService(self._store)
-        self._live = ActivityFanout(self._engine, self.db, self._store.head)
+        self._live = ActivityFanout(
+            self._engine, self.db, self._store.head, options=self.settings.live
+        )
         self._runner.listeners.append(self._live.projected)
         run = self.settings.run_projections if start_projections is None else start_projections
         if run:

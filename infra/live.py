@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,57 +28,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 
 from infra.database import DatabaseConfig
+from infra.settings import LiveOptions
 from projections.tables import tracking
 
 log = structlog.get_logger(__name__)
 
 CHANNEL = "dossier_activity"
 ACTIVITY_PROJECTION = "activity"
-
-
-@dataclass
-class LiveOptions:
-    """Limits of the live stream (per subscriber) and of the fan-out (per process)."""
-
-    buffer: int = 1000
-    """Entries read ahead for one subscriber that it has not taken yet."""
-    stall_timeout: float = 10.0
-    """How long a subscriber's full buffer may stay full before it is closed as too slow."""
-    batch: int = 200
-    """Rows read per query."""
-    poll_interval: float = 1.0
-    """How often the watcher re-reads the activity tracking position (safety net)."""
-    heartbeat_interval: float = 15.0
-    """Seconds between the server's graphql-transport-ws pings."""
-    max_subscriptions_per_connection: int = 20
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveOptions:
-        """DOSSIER_LIVE_BUFFER, _STALL_TIMEOUT, _BATCH, _POLL_INTERVAL, _HEARTBEAT_INTERVAL,
-        _MAX_SUBSCRIPTIONS (unset: the defaults)."""
-        env = os.environ if environ is None else environ
-        defaults = cls()
-        values: dict[str, Any] = {}
-        for name, variable in (
-            ("buffer", "BUFFER"),
-            ("stall_timeout", "STALL_TIMEOUT"),
-            ("batch", "BATCH"),
-            ("poll_interval", "POLL_INTERVAL"),
-            ("heartbeat_interval", "HEARTBEAT_INTERVAL"),
-            ("max_subscriptions_per_connection", "MAX_SUBSCRIPTIONS"),
-        ):
-            raw = env.get(f"DOSSIER_LIVE_{variable}")
-            if raw in (None, ""):
-                continue
-            kind = type(getattr(defaults, name))
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ValueError(f"DOSSIER_LIVE_{variable} must be a number, not {raw!r}") from None
-            if value <= 0:
-                raise ValueError(f"DOSSIER_LIVE_{variable} must be positive, not {raw!r}")
-            values[name] = value
-        return cls(**values)
 
 
 def channel_for(config: DatabaseConfig) -> str:
@@ -121,7 +75,7 @@ class ActivityFanout:
     ) -> None:
         self.engine = engine
         self.config = config
-        self.options = options or LiveOptions.from_env()
+        self.options = options or LiveOptions()
         self.channel = channel_for(config)
         self._store_head = store_head
         self._lock = threading.Lock()

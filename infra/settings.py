@@ -6,12 +6,60 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_VAR_DIR = Path("var")
 
 
 class SettingsError(ValueError):
     """A DOSSIER_* variable has a value that cannot be used."""
+
+
+@dataclass
+class LiveOptions:
+    """Limits of the live stream (per subscriber) and of the fan-out (per process)."""
+
+    buffer: int = 1000
+    """Entries read ahead for one subscriber that it has not taken yet."""
+    stall_timeout: float = 10.0
+    """How long a subscriber's full buffer may stay full before it is closed as too slow."""
+    batch: int = 200
+    """Rows read per query."""
+    poll_interval: float = 1.0
+    """How often the watcher re-reads the activity tracking position (safety net)."""
+    heartbeat_interval: float = 15.0
+    """Seconds between the server's graphql-transport-ws pings."""
+    max_subscriptions_per_connection: int = 20
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveOptions:
+        """DOSSIER_LIVE_BUFFER, _STALL_TIMEOUT, _BATCH, _POLL_INTERVAL, _HEARTBEAT_INTERVAL,
+        _MAX_SUBSCRIPTIONS (unset: the defaults)."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for name, variable in (
+            ("buffer", "BUFFER"),
+            ("stall_timeout", "STALL_TIMEOUT"),
+            ("batch", "BATCH"),
+            ("poll_interval", "POLL_INTERVAL"),
+            ("heartbeat_interval", "HEARTBEAT_INTERVAL"),
+            ("max_subscriptions_per_connection", "MAX_SUBSCRIPTIONS"),
+        ):
+            raw = env.get(f"DOSSIER_LIVE_{variable}")
+            if raw in (None, ""):
+                continue
+            kind = type(getattr(defaults, name))
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(
+                    f"DOSSIER_LIVE_{variable} must be a number, not {raw!r}"
+                ) from None
+            if value <= 0:
+                raise SettingsError(f"DOSSIER_LIVE_{variable} must be positive, not {raw!r}")
+            values[name] = value
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -30,6 +78,7 @@ class Settings:
     max_query_depth: int = 12
     export_signing_key: str | None = None  # HMAC-SHA256 key for export manifests
     export_signing_key_file: str | None = None  # Ed25519 private key (PEM) instead of HMAC
+    live: LiveOptions = field(default_factory=LiveOptions)
 
     @property
     def production(self) -> bool:
@@ -72,4 +121,5 @@ class Settings:
             max_query_depth=int(number("MAX_QUERY_DEPTH", defaults.max_query_depth)),
             export_signing_key=get("EXPORT_SIGNING_KEY"),
             export_signing_key_file=get("EXPORT_SIGNING_KEY_FILE"),
+            live=LiveOptions.from_env(env),
         )

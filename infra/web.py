@@ -24,7 +24,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from infra.auth import AuthError, TokenIssuer
 from infra.container import Container
 from infra.export_http import export_routes
-from infra.live import HeartbeatTransportWSHandler, LiveOptions, authorization_from_params
+from infra.live import HeartbeatTransportWSHandler, authorization_from_params
 from infra.runner import tracking_positions
 from infra.settings import Settings
 from resolvers.context import RequestContext
@@ -89,7 +89,7 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
             production=container.settings.production,
             max_depth=container.settings.max_query_depth,
         )
-        live = LiveOptions.from_env()
+        live = container.settings.live
         kwargs.setdefault("keep_alive", True)
         kwargs.setdefault("keep_alive_interval", live.heartbeat_interval)
         kwargs.setdefault("max_subscriptions_per_connection", live.max_subscriptions_per_connection)

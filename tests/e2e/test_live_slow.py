@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from graphql import GraphQLError
 
-from infra.live import LiveOptions
+from infra.settings import LiveOptions
 from resolvers.live import ActivityStream, open_activity_stream
 from resolvers.pages import ActivityArgs
 from resolvers.viewer import Viewer
