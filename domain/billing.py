@@ -1,4 +1,4 @@
-"""Billing aggregates besides invoices: client credit, firm currency, invoice numbering."""
+"""Billing aggregates besides invoices: client credit and the firm's currency."""
 
 from __future__ import annotations
 
@@ -23,14 +23,6 @@ def account_id(firm_id: str, client_id: UUID) -> UUID:
 
 def firm_settings_id(firm_id: str) -> UUID:
     return _id("firm-settings", firm_id)
-
-
-def invoice_number_id(firm_id: str, number: str) -> UUID:
-    return _id("invoice-number", firm_id, number.casefold())
-
-
-def invoice_sequence_id(firm_id: str) -> UUID:
-    return _id("invoice-sequence", firm_id)
 
 
 class AccountEvent(DossierEvent):
@@ -166,57 +158,3 @@ class FirmSettings(DossierAggregate):
         code = clean_currency("input.currency", currency)
         if code != self.currency:
             self.trigger_event(self.FirmCurrencySet, currency=code)
-
-
-class InvoiceNumber(DossierAggregate):
-    """Index aggregate: one per (firm, invoice number), saved with the invoice it names."""
-
-    class InvoiceNumberReserved(DossierCreated, Bookkeeping):
-        number: str
-        invoice_id: UUID
-
-    def __init__(self, firm_id: str, number: str, invoice_id: UUID) -> None:
-        self.firm_id = firm_id
-        self.number = number
-        self.invoice_id = invoice_id
-
-    @classmethod
-    def reserve(cls, *, firm_id: str, number: str, invoice_id: UUID) -> InvoiceNumber:
-        return cls._create(
-            cls.InvoiceNumberReserved,
-            id=invoice_number_id(firm_id, number),
-            firm_id=firm_id,
-            number=number,
-            invoice_id=invoice_id,
-        )
-
-
-class InvoiceSequence(DossierAggregate):
-    """The firm's counter for generated invoice numbers (INV-000001, ...)."""
-
-    class InvoiceSequenceStarted(DossierCreated, Bookkeeping):
-        pass
-
-    class InvoiceNumberTaken(DossierEvent, Bookkeeping):
-        value: int
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.last = self.value
-
-    def __init__(self, firm_id: str) -> None:
-        self.firm_id = firm_id
-        self.last = 0
-
-    @classmethod
-    def start(cls, firm_id: str) -> InvoiceSequence:
-        return cls._create(
-            cls.InvoiceSequenceStarted, id=invoice_sequence_id(firm_id), firm_id=firm_id
-        )
-
-    def take(self, value: int) -> str:
-        self.trigger_event(self.InvoiceNumberTaken, value=value)
-        return format_number(value)
-
-
-def format_number(value: int) -> str:
-    return f"INV-{value:06d}"

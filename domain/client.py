@@ -226,6 +226,15 @@ class Client(DossierAggregate):
             self.ClientPutOnHold, reason=optional_text("input.reason", reason, REASON_MAX)
         )
 
+    def refuse_while_on_hold(self, what: str) -> None:
+        """Deliverables (invoices, quotes, services) are refused while the client is on hold."""
+        if self.on_hold:
+            reason = self.holds[-1].get("reason") if self.holds else None
+            because = f" ({reason})" if reason else ""
+            raise RuleViolated(
+                "CLIENT_ON_HOLD", f"{self.name} is on hold{because}: no {what} until released"
+            )
+
     def release_hold(self) -> None:
         if not self.on_hold:
             raise RuleViolated("NOT_ON_HOLD", "the client is not on hold")

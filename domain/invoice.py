@@ -9,12 +9,11 @@ from uuid import UUID, uuid4
 
 from domain.base import DossierAggregate, DossierCreated, DossierEvent
 from domain.errors import InvalidInput, RuleViolated
-from domain.money import clean_amount, clean_currency, clean_quantity, quantize, zero
-from domain.values import REASON_MAX, optional_text, required_text
+from domain.lines import Line, clean_lines
+from domain.money import clean_amount, clean_currency, quantize, zero
+from domain.numbering import clean_document_number
+from domain.values import REASON_MAX, optional_text
 
-LINE_DESCRIPTION_MAX = 500
-LINES_MAX = 200
-NUMBER_MAX = 40
 PAYMENT_METHOD_MAX = 50
 PAYMENT_REFERENCE_MAX = 200
 
@@ -135,40 +134,19 @@ class Invoice(DossierAggregate):
         issued_on: date,
         due_on: date,
         currency: str,
-        lines: list[tuple[str, Decimal | str, Decimal | str]],
+        lines: list[Line],
         invoice_id: UUID | None = None,
     ) -> Invoice:
         """Issue an OPEN invoice; lines are (description, quantity, unit price)."""
         code = clean_currency("input.currency", currency)
         if due_on < issued_on:
             raise InvalidInput("input.dueOn", "the due date must not be before the issue date")
-        if not lines:
-            raise InvalidInput("input.lines", "an invoice needs at least one line")
-        if len(lines) > LINES_MAX:
-            raise InvalidInput("input.lines", f"an invoice can have at most {LINES_MAX} lines")
-        cleaned: list[dict[str, str]] = []
-        total = zero(code)
-        for index, (description, quantity, unit_price) in enumerate(lines):
-            field = f"input.lines.{index}"
-            qty = clean_quantity(f"{field}.quantity", quantity)
-            price = clean_amount(f"{field}.unitPrice", unit_price, code)
-            line_total = quantize(qty * price, code)
-            total += line_total
-            cleaned.append(
-                {
-                    "description": required_text(
-                        f"{field}.description", description, LINE_DESCRIPTION_MAX
-                    ),
-                    "quantity": str(qty),
-                    "unit_price": str(price),
-                    "total": str(line_total),
-                }
-            )
+        cleaned, total = clean_lines(lines, code, "an invoice")
         return cls._create(
             cls.InvoiceIssued,
             id=invoice_id or uuid4(),
             client_id=client_id,
-            number=clean_number(number),
+            number=clean_document_number(number),
             issued_on=issued_on.isoformat(),
             due_on=due_on.isoformat(),
             currency=code,
@@ -230,7 +208,3 @@ class Invoice(DossierAggregate):
             client_id=self.client_id,
             reason=optional_text("input.reason", reason, REASON_MAX),
         )
-
-
-def clean_number(number: str) -> str:
-    return required_text("input.number", number, NUMBER_MAX)

@@ -8,20 +8,16 @@ no longer be accepted, but can still be declined or expired explicitly.
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from decimal import Decimal
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
-from domain.base import Bookkeeping, DossierAggregate, DossierCreated, DossierEvent
+from domain.base import DossierAggregate, DossierCreated, DossierEvent
 from domain.errors import InvalidInput, RuleViolated
-from domain.money import clean_amount, clean_currency, clean_quantity, quantize, zero
-from domain.values import REASON_MAX, optional_text, required_text
-
-LINE_DESCRIPTION_MAX = 500
-LINES_MAX = 200
-NUMBER_MAX = 40
+from domain.lines import Line, clean_lines
+from domain.money import clean_currency
+from domain.numbering import clean_document_number
+from domain.values import REASON_MAX, optional_text
 
 OPEN = "OPEN"
 ACCEPTED = "ACCEPTED"
@@ -30,60 +26,12 @@ EXPIRED = "EXPIRED"
 CONVERTED = "CONVERTED"
 STATUSES = (OPEN, ACCEPTED, DECLINED, EXPIRED, CONVERTED)
 
-Line = tuple[str, Decimal | str, Decimal | str]
-
-
-def _id(*parts: str) -> UUID:
-    return uuid5(NAMESPACE_URL, json.dumps(["dossier", *parts]))
-
-
-def quote_number_id(firm_id: str, number: str) -> UUID:
-    return _id("quote-number", firm_id, number.casefold())
-
-
-def quote_sequence_id(firm_id: str) -> UUID:
-    return _id("quote-sequence", firm_id)
-
-
-def format_quote_number(value: int) -> str:
-    return f"Q-{value:06d}"
-
-
-def clean_quote_number(number: str) -> str:
-    return required_text("input.number", number, NUMBER_MAX)
-
 
 def effective_status(status: str, valid_until: date, on: date) -> str:
     """The status as of `on`: an OPEN quote past its valid-until date reads as EXPIRED."""
     if status == OPEN and valid_until < on:
         return EXPIRED
     return status
-
-
-def clean_lines(lines: list[Line], currency: str) -> tuple[list[dict[str, str]], Decimal]:
-    """Validated lines (description, quantity, unit price, line total) and their total."""
-    if not lines:
-        raise InvalidInput("input.lines", "a quote needs at least one line")
-    if len(lines) > LINES_MAX:
-        raise InvalidInput("input.lines", f"a quote can have at most {LINES_MAX} lines")
-    cleaned: list[dict[str, str]] = []
-    total = zero(currency)
-    for index, (description, quantity, unit_price) in enumerate(lines):
-        field = f"input.lines.{index}"
-        text = required_text(f"{field}.description", description, LINE_DESCRIPTION_MAX)
-        qty = clean_quantity(f"{field}.quantity", quantity)
-        price = clean_amount(f"{field}.unitPrice", unit_price, currency)
-        line_total = quantize(qty * price, currency)
-        total += line_total
-        cleaned.append(
-            {
-                "description": text,
-                "quantity": str(qty),
-                "unit_price": str(price),
-                "total": str(line_total),
-            }
-        )
-    return cleaned, total
 
 
 class QuoteEvent(DossierEvent):
@@ -204,12 +152,12 @@ class Quote(DossierAggregate):
             raise InvalidInput(
                 "input.validUntil", "the valid-until date must not be before the issue date"
             )
-        cleaned, total = clean_lines(lines, code)
+        cleaned, total = clean_lines(lines, code, "a quote")
         return cls._create(
             cls.QuoteIssued,
             id=quote_id or uuid4(),
             client_id=client_id,
-            number=clean_quote_number(number),
+            number=clean_document_number(number),
             issued_on=issued_on.isoformat(),
             valid_until=valid_until.isoformat(),
             currency=code,
@@ -282,51 +230,3 @@ class Quote(DossierAggregate):
             invoice_id=invoice_id,
             invoice_number=invoice_number,
         )
-
-
-class QuoteNumber(DossierAggregate):
-    """Index aggregate: one per (firm, quote number), saved with the quote it names."""
-
-    class QuoteNumberReserved(DossierCreated, Bookkeeping):
-        number: str
-        quote_id: UUID
-
-    def __init__(self, firm_id: str, number: str, quote_id: UUID) -> None:
-        self.firm_id = firm_id
-        self.number = number
-        self.quote_id = quote_id
-
-    @classmethod
-    def reserve(cls, *, firm_id: str, number: str, quote_id: UUID) -> QuoteNumber:
-        return cls._create(
-            cls.QuoteNumberReserved,
-            id=quote_number_id(firm_id, number),
-            firm_id=firm_id,
-            number=number,
-            quote_id=quote_id,
-        )
-
-
-class QuoteSequence(DossierAggregate):
-    """The firm's counter for generated quote numbers (Q-000001, ...)."""
-
-    class QuoteSequenceStarted(DossierCreated, Bookkeeping):
-        pass
-
-    class QuoteNumberTaken(DossierEvent, Bookkeeping):
-        value: int
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.last = self.value
-
-    def __init__(self, firm_id: str) -> None:
-        self.firm_id = firm_id
-        self.last = 0
-
-    @classmethod
-    def start(cls, firm_id: str) -> QuoteSequence:
-        return cls._create(cls.QuoteSequenceStarted, id=quote_sequence_id(firm_id), firm_id=firm_id)
-
-    def take(self, value: int) -> str:
-        self.trigger_event(self.QuoteNumberTaken, value=value)
-        return format_quote_number(value)

@@ -11,37 +11,18 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from domain.actor import current_context
 from domain.base import DossierAggregate
-from domain.client import Client
-from domain.errors import InvalidInput, NotFound, RuleViolated
+from domain.errors import NotFound
 from domain.invoice import Invoice
-from domain.quote import (
-    Line,
-    Quote,
-    QuoteNumber,
-    QuoteSequence,
-    clean_quote_number,
-    format_quote_number,
-    quote_number_id,
-    quote_sequence_id,
-)
+from domain.lines import Line
+from domain.numbering import DocumentKind
+from domain.quote import Quote
 from domain.service_plan import ServiceSubscription
 from infra.service import BillingService, Change, DossierService, Outcome
 
 A = TypeVar("A", bound=DossierAggregate)
-
-
-def refuse_if_on_hold(client: Client, what: str) -> None:
-    """CLIENT_ON_HOLD, naming the hold's reason, while the client is on hold."""
-    if client.on_hold:
-        reason = client.holds[-1].get("reason") if client.holds else None
-        because = f" ({reason})" if reason else ""
-        raise RuleViolated(
-            "CLIENT_ON_HOLD", f"{client.name} is on hold{because}: no {what} until released"
-        )
 
 
 class _Commands:
@@ -70,10 +51,6 @@ class QuotesService(_Commands):
     def get_quote(self, quote_id: UUID) -> Quote:
         return self._visible(Quote, quote_id, "Quote")
 
-    def _number_taken(self, number: str) -> bool:
-        firm = current_context().firm_id
-        return self._find(QuoteNumber, quote_number_id(firm, number)) is not None
-
     def issue_quote(
         self,
         client_id: UUID,
@@ -86,24 +63,12 @@ class QuotesService(_Commands):
         key: str | None = None,
     ) -> Outcome:
         """Issue (send) an OPEN quote; the number is given (unique per firm) or generated."""
-        firm = current_context().firm_id
 
         def build() -> Change:
             client = self.dossier.visible_client(client_id)
-            refuse_if_on_hold(client, "quotes")
-            changed: list[DossierAggregate] = []
-            if number is None:
-                sequence = self._find(QuoteSequence, quote_sequence_id(firm))
-                sequence = sequence or QuoteSequence.start(firm)
-                value = sequence.last + 1
-                while self._number_taken(format_quote_number(value)):
-                    value += 1
-                chosen = sequence.take(value)
-                changed.append(sequence)
-            else:
-                chosen = clean_quote_number(number)
-                if self._number_taken(chosen):
-                    raise InvalidInput("input.number", f"quote number {chosen} is already used")
+            client.refuse_while_on_hold("quotes")
+            quote_id = uuid4()
+            chosen, numbering = self.dossier.allocate_number(DocumentKind.QUOTE, number, quote_id)
             quote = Quote.issue(
                 client_id=client.id,
                 number=chosen,
@@ -111,10 +76,10 @@ class QuotesService(_Commands):
                 valid_until=valid_until,
                 currency=currency,
                 lines=lines,
+                quote_id=quote_id,
             )
-            index = QuoteNumber.reserve(firm_id=firm, number=chosen, quote_id=quote.id)
             ids = {"quote_id": str(quote.id), "client_id": str(client.id)}
-            return Change([*changed, quote, index], ids)
+            return Change([quote, *numbering], ids)
 
         return self.dossier._run("issueQuote", key, build)
 
@@ -206,7 +171,7 @@ class ServiceSubscriptionsService(_Commands):
                 ends_on=ends_on,
                 request_limit=request_limit,
             )
-            refuse_if_on_hold(client, "new service subscriptions")
+            client.refuse_while_on_hold("new service subscriptions")
             return Change([sub], self._ids(sub))
 
         return self.dossier._run("startServiceSubscription", key, build)
@@ -229,7 +194,7 @@ class ServiceSubscriptionsService(_Commands):
     ) -> Outcome:
         def resume(sub: ServiceSubscription) -> None:
             sub.resume(on)
-            refuse_if_on_hold(self.dossier.visible_client(sub.client_id), "resumed services")
+            self.dossier.visible_client(sub.client_id).refuse_while_on_hold("resumed services")
 
         return self._change("resumeServiceSubscription", subscription_id, key, resume)
 

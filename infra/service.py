@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -23,21 +23,26 @@ from domain.base import DossierAggregate
 from domain.billing import (
     ClientAccount,
     FirmSettings,
-    InvoiceNumber,
-    InvoiceSequence,
     account_id,
     firm_settings_id,
-    format_number,
-    invoice_number_id,
-    invoice_sequence_id,
 )
 from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
 from domain.errors import DomainError, InvalidInput, NotFound, RuleViolated, VersionConflict
 from domain.idempotency import IdempotencyRecord, idempotency_id
-from domain.invoice import Invoice, clean_number
+from domain.invoice import Invoice
+from domain.lines import Line
 from domain.money import clean_amount, quantize
+from domain.numbering import (
+    DocumentKind,
+    DocumentNumber,
+    NumberSequence,
+    clean_document_number,
+    document_number_id,
+    format_document_number,
+    number_sequence_id,
+)
 from domain.staff import StaffMember, staff_member_id
 from domain.values import ClientType, StaffRole
 from infra.eventstore import EventStore
@@ -166,6 +171,46 @@ class DossierService:
         # Wait for the read models to include everything up to now (the first request may
         # still be waiting for its own events to be projected).
         return Outcome(result, position=self.store.head(), replayed=True)
+
+    # Document numbers -------------------------------------------------------
+
+    def allocate_number(
+        self, kind: DocumentKind, given: str | None, document_id: UUID
+    ) -> tuple[str, list[DossierAggregate]]:
+        """A number unique in the firm for a new document, and the aggregates reserving it.
+
+        A given number must be free; otherwise the firm's sequence gives the next free one.
+        The returned aggregates must be saved together with the document.
+        """
+        firm = current_context().firm_id
+
+        def taken(number: str) -> bool:
+            try:
+                self._get(DocumentNumber, document_number_id(kind, firm, number), "Number")
+            except NotFound:
+                return False
+            return True
+
+        changed: list[DossierAggregate] = []
+        if given is None:
+            sequence: NumberSequence
+            try:
+                sequence = self._get(NumberSequence, number_sequence_id(kind, firm), "Sequence")
+            except NotFound:
+                sequence = NumberSequence.start(kind, firm)
+            value = sequence.last + 1
+            while taken(format_document_number(kind, value)):
+                value += 1
+            chosen = sequence.take(value)
+            changed.append(sequence)
+        else:
+            chosen = clean_document_number(given)
+            if taken(chosen):
+                raise InvalidInput("input.number", f"{kind.value} number {chosen} is already used")
+        index = DocumentNumber.reserve(
+            kind=kind, firm_id=firm, number=chosen, document_id=document_id
+        )
+        return chosen, [*changed, index]
 
     # Staff ------------------------------------------------------------------
 
@@ -377,10 +422,6 @@ class BillingService:
             firm_id=firm, client_id=client_id
         )
 
-    def _number_taken(self, number: str) -> bool:
-        firm = current_context().firm_id
-        return self._find(InvoiceNumber, invoice_number_id(firm, number)) is not None
-
     def visible_invoice(self, invoice_id: UUID) -> Invoice:
         """The invoice, if its client is visible to the actor."""
         invoice = self.core._get(Invoice, invoice_id, "Invoice")
@@ -423,46 +464,24 @@ class BillingService:
         issued_on: date,
         due_on: date,
         currency: str,
-        lines: list[tuple[str, Decimal | str, Decimal | str]],
+        lines: list[Line],
     ) -> Change:
         """The unsaved change issuing an invoice (hold rule, numbering); also converts quotes."""
-        firm = current_context().firm_id
-
-        def build() -> Change:
-            client = self.core.visible_client(client_id)
-            if client.on_hold:
-                reason = client.holds[-1].get("reason") if client.holds else None
-                because = f" ({reason})" if reason else ""
-                raise RuleViolated(
-                    "CLIENT_ON_HOLD",
-                    f"{client.name} is on hold{because}: no invoices until released",
-                )
-            changed: list[DossierAggregate] = []
-            if number is None:
-                sequence = self._find(InvoiceSequence, invoice_sequence_id(firm))
-                sequence = sequence or InvoiceSequence.start(firm)
-                value = sequence.last + 1
-                while self._number_taken(format_number(value)):
-                    value += 1
-                chosen = sequence.take(value)
-                changed.append(sequence)
-            else:
-                chosen = clean_number(number)
-                if self._number_taken(chosen):
-                    raise InvalidInput("input.number", f"invoice number {chosen} is already used")
-            invoice = Invoice.issue(
-                client_id=client.id,
-                number=chosen,
-                issued_on=issued_on,
-                due_on=due_on,
-                currency=currency,
-                lines=lines,
-            )
-            index = InvoiceNumber.reserve(firm_id=firm, number=chosen, invoice_id=invoice.id)
-            ids = {"invoice_id": str(invoice.id), "client_id": str(client.id)}
-            return Change([*changed, invoice, index], ids)
-
-        return build()
+        client = self.core.visible_client(client_id)
+        client.refuse_while_on_hold("invoices")
+        invoice_id = uuid4()
+        chosen, numbering = self.core.allocate_number(DocumentKind.INVOICE, number, invoice_id)
+        invoice = Invoice.issue(
+            client_id=client.id,
+            number=chosen,
+            issued_on=issued_on,
+            due_on=due_on,
+            currency=currency,
+            lines=lines,
+            invoice_id=invoice_id,
+        )
+        ids = {"invoice_id": str(invoice.id), "client_id": str(client.id)}
+        return Change([invoice, *numbering], ids)
 
     def record_payment(
         self,

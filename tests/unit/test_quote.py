@@ -10,6 +10,12 @@ import pytest
 
 from domain.actor import ActingContext
 from domain.errors import InvalidInput, RuleViolated
+from domain.numbering import (
+    DocumentKind,
+    NumberSequence,
+    document_number_id,
+    format_document_number,
+)
 from domain.quote import (
     ACCEPTED,
     CONVERTED,
@@ -17,10 +23,7 @@ from domain.quote import (
     EXPIRED,
     OPEN,
     Quote,
-    QuoteSequence,
     effective_status,
-    format_quote_number,
-    quote_number_id,
 )
 from tests.unit.helpers import FIRM_ID, collect, replay
 
@@ -151,9 +154,12 @@ def test_replay_rebuilds_the_same_state(acting: ActingContext) -> None:
 
 
 def test_numbers_and_sequence(acting: ActingContext) -> None:
-    assert format_quote_number(42) == "Q-000042"
-    assert quote_number_id(FIRM_ID, "Q-1") == quote_number_id(FIRM_ID, "q-1")
-    assert quote_number_id(FIRM_ID, "Q-1") != quote_number_id("other", "Q-1")
-    sequence = QuoteSequence.start(FIRM_ID)
+    quote, invoice = DocumentKind.QUOTE, DocumentKind.INVOICE
+    assert format_document_number(quote, 42) == "Q-000042"
+    assert format_document_number(invoice, 42) == "INV-000042"
+    assert document_number_id(quote, FIRM_ID, "Q-1") == document_number_id(quote, FIRM_ID, "q-1")
+    assert document_number_id(quote, FIRM_ID, "Q-1") != document_number_id(quote, "other", "Q-1")
+    assert document_number_id(quote, FIRM_ID, "7") != document_number_id(invoice, FIRM_ID, "7")
+    sequence = NumberSequence.start(quote, FIRM_ID)
     assert sequence.take(sequence.last + 1) == "Q-000001"
     assert sequence.last == 1

@@ -1,0 +1,45 @@
+"""Priced lines of invoices and quotes: (description, quantity, unit price)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from domain.errors import InvalidInput
+from domain.money import clean_amount, clean_quantity, quantize, zero
+from domain.values import required_text
+
+LINE_DESCRIPTION_MAX = 500
+LINES_MAX = 200
+
+Line = tuple[str, Decimal | str, Decimal | str]
+
+
+def clean_lines(
+    lines: list[Line], currency: str, document: str
+) -> tuple[list[dict[str, str]], Decimal]:
+    """Validated lines with their totals (rounded to the currency), and the document total.
+
+    `document` names the document in messages ("an invoice", "a quote").
+    """
+    if not lines:
+        raise InvalidInput("input.lines", f"{document} needs at least one line")
+    if len(lines) > LINES_MAX:
+        raise InvalidInput("input.lines", f"{document} can have at most {LINES_MAX} lines")
+    cleaned: list[dict[str, str]] = []
+    total = zero(currency)
+    for index, (description, quantity, unit_price) in enumerate(lines):
+        field = f"input.lines.{index}"
+        text = required_text(f"{field}.description", description, LINE_DESCRIPTION_MAX)
+        qty = clean_quantity(f"{field}.quantity", quantity)
+        price = clean_amount(f"{field}.unitPrice", unit_price, currency)
+        line_total = quantize(qty * price, currency)
+        total += line_total
+        cleaned.append(
+            {
+                "description": text,
+                "quantity": str(qty),
+                "unit_price": str(price),
+                "total": str(line_total),
+            }
+        )
+    return cleaned, total
