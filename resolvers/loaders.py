@@ -52,7 +52,6 @@ class Loaders:
         self.related_clients = self._grouped(self._related_clients)
         self.latest_comments = self._grouped(self._latest_comments)
         self.latest_activity = self._grouped(self._latest_activity)
-        self.comment_count = self._loader(self._comment_counts)
 
     # Plumbing ---------------------------------------------------------------
 
@@ -250,46 +249,37 @@ class Loaders:
         return self._group(conn.execute(query).all(), "for_client")
 
     def _latest_comments(self, conn: sa.Connection, client_ids: list[str]) -> dict[str, list[Row]]:
-        ranked = (
-            sa.select(
-                comments,
-                sa.func.row_number()
-                .over(partition_by=comments.c.client_id, order_by=comments.c.position.desc())
-                .label("rank"),
-            )
-            .where(comments.c.client_id.in_(client_ids), comments.c.firm_id == self.viewer.firm_id)
-            .subquery()
-        )
-        query = (
-            sa.select(ranked)
-            .where(ranked.c.rank <= LATEST_ITEMS)
-            .order_by(ranked.c.client_id, ranked.c.position.desc())
+        query = newest_per_client(
+            comments, client_ids, LATEST_ITEMS, [comments.c.firm_id == self.viewer.firm_id]
         )
         return self._group(conn.execute(query).all(), "client_id")
 
     def _latest_activity(self, conn: sa.Connection, client_ids: list[str]) -> dict[str, list[Row]]:
-        ranked = (
-            sa.select(
-                activity,
-                sa.func.row_number()
-                .over(partition_by=activity.c.client_id, order_by=activity.c.position.desc())
-                .label("rank"),
-            )
-            .where(activity.c.client_id.in_(client_ids), activity.c.firm_id == self.viewer.firm_id)
-            .subquery()
-        )
-        query = (
-            sa.select(ranked)
-            .where(ranked.c.rank <= LATEST_ITEMS)
-            .order_by(ranked.c.client_id, ranked.c.position.desc())
+        query = newest_per_client(
+            activity, client_ids, LATEST_ITEMS, [activity.c.firm_id == self.viewer.firm_id]
         )
         return self._group(conn.execute(query).all(), "client_id")
 
-    def _comment_counts(self, conn: sa.Connection, client_ids: list[str]) -> dict[str, int]:
-        rows = conn.execute(
-            sa.select(comments.c.client_id, sa.func.count())
-            .where(comments.c.client_id.in_(client_ids), comments.c.firm_id == self.viewer.firm_id)
-            .group_by(comments.c.client_id)
-        ).all()
-        counts = {str(cid): int(n) for cid, n in rows}
-        return {cid: counts.get(cid, 0) for cid in client_ids}
+
+def newest_per_client(
+    table: sa.Table,
+    client_ids: list[str],
+    limit: int,
+    conditions: Sequence[sa.ColumnElement[bool]],
+) -> sa.Select[Any]:
+    """The newest `limit` rows (by position) of each client, in one statement."""
+    ranked = (
+        sa.select(
+            table,
+            sa.func.row_number()
+            .over(partition_by=table.c.client_id, order_by=table.c.position.desc())
+            .label("rank"),
+        )
+        .where(table.c.client_id.in_(client_ids), *conditions)
+        .subquery()
+    )
+    return (
+        sa.select(ranked)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.client_id, ranked.c.position.desc())
+    )

@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from projections.tables import activity, client_search, client_tags, clients, comments, team
 from resolvers.errors import bad_input
 from resolvers.ids import decode_cursor, encode_cursor, uuid_of
-from resolvers.loaders import Loaders
+from resolvers.loaders import Loaders, newest_per_client
 from resolvers.visibility import visible_activity, visible_clients
 
 MAX_PAGE = 100
@@ -110,24 +110,10 @@ def _ranked_pages(
 ) -> tuple[dict[str, list[Any]], dict[str, int]]:
     """Newest-first pages of `table` for many clients in one statement, plus totals."""
     conds = [table.c.client_id.in_(client_ids), *extra]
-    page_conds = list(conds)
+    page_conds = list(extra)
     if after is not None:
         page_conds.append(table.c.position < after)
-    ranked = (
-        sa.select(
-            table,
-            sa.func.row_number()
-            .over(partition_by=table.c.client_id, order_by=table.c.position.desc())
-            .label("rank"),
-        )
-        .where(*page_conds)
-        .subquery()
-    )
-    rows = conn.execute(
-        sa.select(ranked)
-        .where(ranked.c.rank <= first + 1)
-        .order_by(ranked.c.client_id, ranked.c.position.desc())
-    ).all()
+    rows = conn.execute(newest_per_client(table, client_ids, first + 1, page_conds)).all()
     totals = conn.execute(
         sa.select(table.c.client_id, sa.func.count()).where(*conds).group_by(table.c.client_id)
     ).all()
