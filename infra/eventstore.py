@@ -9,9 +9,15 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Recording
 
+from domain.billing import ClientAccount, FirmSettings
 from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
+from domain.invoice import Invoice
+from domain.numbering import NumberSequence
+from domain.organization import LinkedOrganization
+from domain.quote import Quote
+from domain.service_plan import ServiceSubscription
 from domain.staff import StaffMember
 
 SNAPSHOT_INTERVAL = 100
@@ -32,6 +38,13 @@ class EventStore(Application[UUID]):
         Contact: SNAPSHOT_INTERVAL,
         Comment: SNAPSHOT_INTERVAL,
         StaffMember: SNAPSHOT_INTERVAL,
+        Invoice: SNAPSHOT_INTERVAL,
+        ClientAccount: SNAPSHOT_INTERVAL,
+        FirmSettings: SNAPSHOT_INTERVAL,
+        NumberSequence: SNAPSHOT_INTERVAL,
+        Quote: SNAPSHOT_INTERVAL,
+        ServiceSubscription: SNAPSHOT_INTERVAL,
+        LinkedOrganization: SNAPSHOT_INTERVAL,
     }
 
     def __init__(
