@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import TopicError, resolve_topic
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -93,13 +95,38 @@ def _wanted(config: BenchConfig) -> dict[str, Any]:
 
 
 def reusable(config: BenchConfig, backend: str) -> Dataset | None:
-    """The data set recorded for these sizes, if its marker says it exists."""
+    """The data set recorded for these sizes, if its marker says it exists and the code can
+    still read every event type in it."""
     path = marker_path(config, backend)
     if path.exists():
         marker = json.loads(path.read_text())
-        if marker.get("params") == _wanted(config):
+        if marker.get("params") == _wanted(config) and readable(config, backend):
             return Dataset.from_json(marker["dataset"])
     return None
+
+
+def readable(config: BenchConfig, backend: str) -> bool:
+    """Whether every stored event's topic still resolves to a class in the code."""
+    db = DatabaseConfig.parse(config.database_url(backend))
+    try:
+        if db.backend == "sqlite":
+            assert db.sqlite_path is not None
+            with sqlite3.connect(db.sqlite_path) as conn:
+                rows = conn.execute("SELECT DISTINCT topic FROM stored_events").fetchall()
+        else:
+            import psycopg
+
+            with psycopg.connect(config.postgres_url) as pg:
+                query = f'SELECT DISTINCT topic FROM "{config.pg_schema}".dossier_events'
+                rows = pg.execute(query).fetchall()
+    except Exception:
+        return False
+    try:
+        for (topic,) in rows:
+            resolve_topic(str(topic))
+    except TopicError:
+        return False
+    return True
 
 
 def ensure(config: BenchConfig, backends: list[str], console: Console) -> dict[str, Dataset]:

@@ -94,7 +94,10 @@ class Server:
                 if report.get("status") == "ready" and report.get("lag") == 0:
                     return self
             except (httpx.HTTPError, ValueError):
-                pass
+                report = {}
+            if report.get("failed"):
+                self.stop()
+                raise RuntimeError(f"the server's projections failed: {report['failed']}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"the server was not ready in {timeout:.0f}s")

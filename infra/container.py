@@ -20,7 +20,7 @@ from infra.service import BillingService, DossierService
 from infra.settings import Settings
 from projections.billing import invoices
 from projections.registry import all_projections
-from projections.tables import metadata
+from projections.tables import metadata, tracking
 
 log = structlog.get_logger(__name__)
 
@@ -131,6 +131,12 @@ class Container:
     def verify_audit_chains(self, limits: dict[str, int | None]) -> dict[str, ChainVerification]:
         """Recompute clients' audit chains from the stored events (see infra.audit)."""
         return AuditStore(self.store, self.engine).verify_chains(limits)
+
+    def read_model_position(self) -> int:
+        """The position every read model has reached, as the database says (any process)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(sa.func.min(tracking.c.notification_id))).scalar()
+        return int(found or 0)
 
     def wait_for(self, position: int | None) -> None:
         """Read-your-writes: wait until the read models include `position`."""

@@ -25,6 +25,7 @@ from infra.auth import AuthError, TokenIssuer
 from infra.container import Container
 from infra.export_http import export_routes
 from infra.live import HeartbeatTransportWSHandler, authorization_from_params
+from infra.response_cache import ResponseCache
 from infra.runner import tracking_positions
 from infra.settings import Settings
 from resolvers.context import RequestContext
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     container = container or Container(settings)
     issuer = TokenIssuer(settings.jwt_secret)
     graphql = DossierGraphQL(container, issuer)
+    cached_graphql = ResponseCache(graphql, issuer, container.read_model_position)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -180,7 +182,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             Route("/", index),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", cached_graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *export_routes(container, issuer),
         ],
@@ -189,5 +191,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.state.issuer = issuer
     app.state.graphql = graphql
+    app.state.response_cache = cached_graphql
     app.add_middleware(RequestIdMiddleware)
     return app

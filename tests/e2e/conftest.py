@@ -30,8 +30,12 @@ class Api:
     issuer: TokenIssuer
     app: Any
 
-    def token(self, sub: str = "owner-1", role: str = "owner", firm: str = FIRM, **claims: Any) -> str:
-        return self.issuer.issue(sub=sub, firm=firm, role=role, name=claims.pop("name", sub), **claims)
+    def token(
+        self, sub: str = "owner-1", role: str = "owner", firm: str = FIRM, **claims: Any
+    ) -> str:
+        return self.issuer.issue(
+            sub=sub, firm=firm, role=role, name=claims.pop("name", sub), **claims
+        )
 
     async def gql(
         self,

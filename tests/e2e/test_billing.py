@@ -141,7 +141,7 @@ async def test_invoice_numbers_are_generated_in_sequence_and_unique_per_firm(api
 async def test_bad_invoice_input_is_typed_and_records_nothing(api: Api) -> None:
     client = await register(api)
     before = api.event_count()
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"currency": "XYZ"}, "input.currency"),
         ({"dueOn": day(-50)}, "input.dueOn"),
         (
@@ -320,4 +320,6 @@ async def test_billing_figures_as_of_a_moment(api: Api) -> None:
         "overdueCount": 0,
         "averageDaysToPay": 38.0,
     }
-    assert (await api.gql(query, {"id": client, "at": before_any}))["data"]["client"]["asOf"] is not None
+    assert (await api.gql(query, {"id": client, "at": before_any}))["data"]["client"][
+        "asOf"
+    ] is not None

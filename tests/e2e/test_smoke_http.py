@@ -27,7 +27,10 @@ def test_graphql_over_real_http(live_server: LiveServer) -> None:
         assert client_data["version"] == 1
         fetched = client.post(
             "/graphql",
-            json={"query": "query($id: ID!) { client(id: $id) { name } }", "variables": {"id": client_data["id"]}},
+            json={
+                "query": "query($id: ID!) { client(id: $id) { name } }",
+                "variables": {"id": client_data["id"]},
+            },
             headers=headers,
         )
         assert fetched.headers["x-request-id"]
