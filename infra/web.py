@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -141,6 +142,10 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(container.open)
+        # Everything allocated so far lives as long as the process: keep it out of the
+        # collector's full passes, which otherwise show up as p99 latency spikes.
+        gc.collect()
+        gc.freeze()
         log.info("started", backend=container.db.backend)
         try:
             yield
