@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Notification, Tracking
 from sqlalchemy.dialects import postgresql, sqlite
 
 from infra.database import writer
@@ -138,7 +138,7 @@ class ProjectionRunner:
                 # Another runner may have moved the tracking records on.
                 self.positions = tracking_positions(self.engine, [p.name for p in self.projections])
                 return False
-            events = [(n.id, self.store.mapper.to_domain_event(n)) for n in notifications]
+            events = [(n.id, self.store.mapper.to_domain_event(n), n) for n in notifications]
             for projection in self.projections:
                 self.positions[projection.name] = self._apply(projection, events)
             last = events[-1][0]
@@ -148,15 +148,15 @@ class ProjectionRunner:
             listener(last)
         return True
 
-    def _apply(self, projection: Projection, events: list[tuple[int, Any]]) -> int:
+    def _apply(self, projection: Projection, events: list[tuple[int, Any, Notification]]) -> int:
         with writer(self.engine).begin() as conn:
             current = select_tracking(conn, projection.name, for_update=True) or 0
-            todo = [(position, event) for position, event in events if position > current]
+            todo = [entry for entry in events if entry[0] > current]
             if not todo:
                 return current
-            for position, event in todo:
+            for position, event, stored in todo:
                 try:
-                    projection.process(conn, event, position)
+                    projection.process(conn, event, position, stored)
                 except Exception as error:
                     raise ProjectionFailed(
                         f"projection {projection.name} failed at position {position}"
@@ -209,7 +209,7 @@ class ProjectionRunner:
                 )
                 if not notifications:
                     break
-                events = [(n.id, self.store.mapper.to_domain_event(n)) for n in notifications]
+                events = [(n.id, self.store.mapper.to_domain_event(n), n) for n in notifications]
                 position = self._apply(projection, events)
                 if position < events[-1][0]:
                     position = events[-1][0]

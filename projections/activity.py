@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from eventsourcing.persistence import Notification
 
 from domain.base import Bookkeeping, DossierEvent
 from domain.client import Client, ClientEvent
@@ -42,7 +43,9 @@ class ActivityProjection(Projection):
     name = "activity"
     tables = (activity, activity_subjects)
 
-    def process(self, conn: sa.Connection, event: Any, position: int) -> None:
+    def process(
+        self, conn: sa.Connection, event: Any, position: int, stored: Notification | None = None
+    ) -> None:
         if not isinstance(event, DossierEvent) or not self.is_activity(event):
             return
         self._remember_subject(conn, event)

@@ -6,6 +6,7 @@ from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
+from eventsourcing.persistence import Notification
 
 from domain.base import DossierEvent
 from projections.activity import ActivityProjection
@@ -33,7 +34,9 @@ class ActivityStatsProjection(Projection):
     name = "activity_stats"
     tables = (activity_counts,)
 
-    def process(self, conn: sa.Connection, event: Any, position: int) -> None:
+    def process(
+        self, conn: sa.Connection, event: Any, position: int, stored: Notification | None = None
+    ) -> None:
         if not isinstance(event, DossierEvent) or not ActivityProjection.is_activity(event):
             return
         client = event.about_client()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from eventsourcing.persistence import Notification
 
 from domain.audit import GENESIS, ChainLink, StoredEvent, link_hash
 from domain.base import DossierEvent
@@ -125,28 +126,40 @@ class AuditChainProjection(Projection):
         self._prefetched: dict[int, StoredEvent] = {}
         self._table: str | None = None
 
-    def process(self, conn: sa.Connection, event: Any, position: int) -> None:
+    def process(
+        self, conn: sa.Connection, event: Any, position: int, stored: Notification | None = None
+    ) -> None:
         if not isinstance(event, DossierEvent) or not ActivityProjection.is_activity(event):
             return
         about = event.about_client()
         if about is None:
             return
         client_id = str(about)
-        stored = self._stored(conn, position)
+        recorded = (
+            StoredEvent.of(
+                stored.id,
+                stored.originator_id,
+                stored.originator_version,
+                stored.topic,
+                stored.state,
+            )
+            if stored is not None
+            else self._stored(conn, position)
+        )
         head = conn.execute(
             sa.select(audit_heads.c.event_count, audit_heads.c.head_hash).where(
                 audit_heads.c.client_id == client_id
             )
         ).first()
         count, previous = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
-        digest = link_hash(previous, stored)
+        digest = link_hash(previous, recorded)
         conn.execute(
             sa.insert(audit_links).values(
                 client_id=client_id,
                 seq=count + 1,
                 position=position,
-                originator_id=stored.originator_id,
-                originator_version=stored.originator_version,
+                originator_id=recorded.originator_id,
+                originator_version=recorded.originator_version,
                 hash=digest,
             )
         )

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
+from eventsourcing.persistence import Notification
 
 from domain.base import DossierEvent
 
@@ -56,8 +57,14 @@ class Projection(ABC):
                     handlers[event_class] = attr
         cls._handlers = handlers
 
-    def process(self, conn: sa.Connection, event: Any, position: int) -> None:
-        """Apply one event (ignoring event types this projection does not handle)."""
+    def process(
+        self, conn: sa.Connection, event: Any, position: int, stored: Notification | None = None
+    ) -> None:
+        """Apply one event (ignoring event types this projection does not handle).
+
+        `stored` is the event as recorded in the store, for projections that need its stored
+        form (the audit chain hashes it).
+        """
         method = self._handlers.get(type(event))
         if method is not None:
             getattr(self, method)(conn, event, position)
