@@ -36,6 +36,8 @@ class LoadSpec:
     warmup: float = 0.5
     max_requests_per_worker: int = MAX_REQUESTS_PER_WORKER
     expect_typenames: list[str] = field(default_factory=list)
+    # Append a unique GraphQL comment to every query: a miss for any cache keyed by its text.
+    unique: bool = False
 
     @classmethod
     def shared(
@@ -100,13 +102,16 @@ async def _http(spec: LoadSpec) -> LoadResult:
     deadline = measure_from + spec.duration
 
     async with httpx.AsyncClient(limits=limits, timeout=60.0, headers=spec.headers) as client:
+        nonce = f"{time.time_ns()}"
 
-        async def worker(bodies: list[dict[str, Any]]) -> None:
+        async def worker(index: int, bodies: list[dict[str, Any]]) -> None:
             nonlocal errors, first_error
             for n in range(spec.max_requests_per_worker):
                 if time.perf_counter() >= deadline:
                     return
                 body = bodies[n % len(bodies)]
+                if spec.unique:
+                    body = {**body, "query": f"{body['query']}\n# {nonce}-{index}-{n}"}
                 t0 = time.perf_counter()
                 try:
                     response = await client.post(spec.url, json=body)
@@ -126,7 +131,7 @@ async def _http(spec: LoadSpec) -> LoadResult:
                     errors += 1
                     first_error = first_error or why
 
-        await asyncio.gather(*(worker(bodies) for bodies in spec.workers))
+        await asyncio.gather(*(worker(i, bodies) for i, bodies in enumerate(spec.workers)))
     elapsed = max(time.perf_counter() - measure_from, 1e-9)
     return summarize(latencies, errors, elapsed, first_error)
 
