@@ -115,6 +115,9 @@ def create_engine(config: DatabaseConfig) -> sa.Engine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL cannot corrupt the file; a power cut may lose the last
+            # commits, which for read models are re-projected from their tracking position.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_LOCK_TIMEOUT_SECONDS * 1000}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

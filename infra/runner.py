@@ -1,9 +1,10 @@
 """The projection runner: follows the notification log and updates every read model.
 
-Each batch is applied to a projection in one transaction together with its tracking record,
-after locking that record (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite), so two
-runners on one database never apply an event twice. The SQLite recorder cannot subscribe(),
-so the runner polls, and is woken at once after a save in the same process.
+Each batch is applied to every projection in one transaction together with their tracking
+records, after locking each record (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite), so
+two runners on one database never apply an event twice, and the read models move together.
+The SQLite recorder cannot subscribe(), so the runner polls, and is woken at once after a save
+in the same process.
 """
 
 from __future__ import annotations
@@ -139,8 +140,9 @@ class ProjectionRunner:
                 self.positions = tracking_positions(self.engine, [p.name for p in self.projections])
                 return False
             events = [(n.id, self.store.mapper.to_domain_event(n), n) for n in notifications]
-            for projection in self.projections:
-                self.positions[projection.name] = self._apply(projection, events)
+            with writer(self.engine).begin() as conn:
+                reached = {p.name: self._apply_in(conn, p, events) for p in self.projections}
+            self.positions.update(reached)
             last = events[-1][0]
         with self._changed:
             self._changed.notify_all()
@@ -150,20 +152,31 @@ class ProjectionRunner:
 
     def _apply(self, projection: Projection, events: list[tuple[int, Any, Notification]]) -> int:
         with writer(self.engine).begin() as conn:
-            current = select_tracking(conn, projection.name, for_update=True) or 0
-            todo = [entry for entry in events if entry[0] > current]
-            if not todo:
-                return current
-            for position, event, stored in todo:
-                try:
-                    projection.process(conn, event, position, stored)
-                except Exception as error:
-                    raise ProjectionFailed(
-                        f"projection {projection.name} failed at position {position}"
-                        f" ({type(event).__name__}): {error}"
-                    ) from error
-            insert_tracking(conn, Tracking(projection.name, todo[-1][0]))
-            return todo[-1][0]
+            return self._apply_in(conn, projection, events)
+
+    @staticmethod
+    def _apply_in(
+        conn: sa.Connection, projection: Projection, events: list[tuple[int, Any, Notification]]
+    ) -> int:
+        """Apply the events after the projection's tracking position, and advance it.
+
+        The tracking row is locked first, so a second runner waits and then skips what this
+        one applied; the caller's transaction makes rows and tracking record one unit.
+        """
+        current = select_tracking(conn, projection.name, for_update=True) or 0
+        todo = [entry for entry in events if entry[0] > current]
+        if not todo:
+            return current
+        for position, event, stored in todo:
+            try:
+                projection.process(conn, event, position, stored)
+            except Exception as error:
+                raise ProjectionFailed(
+                    f"projection {projection.name} failed at position {position}"
+                    f" ({type(event).__name__}): {error}"
+                ) from error
+        insert_tracking(conn, Tracking(projection.name, todo[-1][0]))
+        return todo[-1][0]
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
         """Apply everything recorded so far, synchronously; returns the position reached."""
