@@ -95,7 +95,7 @@ class BillingLoaders:
             load_fn=self._credit
         )
         self.invoice: DataLoader[str, Any] = DataLoader(load_fn=self._invoice_by_id)
-        self._firm_currency: str | None = None
+        self.currency_of_firm: DataLoader[str, str] = DataLoader(load_fn=self._firm_currencies)
         self._firm = viewer.firm_id
 
     async def _invoices(self, client_ids: list[str]) -> list[list[Any]]:
@@ -147,20 +147,22 @@ class BillingLoaders:
         found = await self.loaders.run(fetch)
         return [found.get(i) for i in ids]
 
+    async def _firm_currencies(self, firm_ids: list[str]) -> list[str]:
+        def fetch(conn: sa.Connection) -> dict[str, str]:
+            rows = conn.execute(
+                sa.select(firm_billing).where(firm_billing.c.firm_id.in_(firm_ids))
+            ).all()
+            return {
+                row.firm_id: str(row.currency or row.first_invoice_currency or DEFAULT_CURRENCY)
+                for row in rows
+            }
+
+        found = await self.loaders.run(fetch)
+        return [found.get(firm, DEFAULT_CURRENCY) for firm in firm_ids]
+
     async def firm_currency(self) -> str:
         """The firm's currency: set by an owner or admin, else its first invoice's."""
-        if self._firm_currency is None:
-
-            def fetch(conn: sa.Connection) -> str:
-                row = conn.execute(
-                    sa.select(firm_billing).where(firm_billing.c.firm_id == self._firm)
-                ).first()
-                if row is None:
-                    return DEFAULT_CURRENCY
-                return str(row.currency or row.first_invoice_currency or DEFAULT_CURRENCY)
-
-            self._firm_currency = await self.loaders.run(fetch)
-        return self._firm_currency
+        return await self.currency_of_firm.load(self._firm)
 
     async def summary(self, client_id: str) -> Summary:
         rows = await self.invoices_by_client.load(client_id)

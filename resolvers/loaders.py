@@ -267,13 +267,17 @@ def newest_per_client(
     limit: int,
     conditions: Sequence[sa.ColumnElement[bool]],
 ) -> sa.Select[Any]:
-    """The newest `limit` rows (by position) of each client, in one statement."""
+    """The newest `limit` rows (by position) of each client, in one statement.
+
+    Each row also carries `total`: how many rows of its client match the conditions.
+    """
     ranked = (
         sa.select(
             table,
             sa.func.row_number()
             .over(partition_by=table.c.client_id, order_by=table.c.position.desc())
             .label("rank"),
+            sa.func.count().over(partition_by=table.c.client_id).label("total"),
         )
         .where(table.c.client_id.in_(client_ids), *conditions)
         .subquery()

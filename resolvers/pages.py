@@ -114,12 +114,14 @@ def _ranked_pages(
     if after is not None:
         page_conds.append(table.c.position < after)
     rows = conn.execute(newest_per_client(table, client_ids, first + 1, page_conds)).all()
-    totals = conn.execute(
-        sa.select(table.c.client_id, sa.func.count()).where(*conds).group_by(table.c.client_id)
-    ).all()
     grouped: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
         grouped[row.client_id].append(row)
+    if after is None:  # the page's own window counted every matching row
+        return grouped, {cid: int(found[0].total) for cid, found in grouped.items()}
+    totals = conn.execute(
+        sa.select(table.c.client_id, sa.func.count()).where(*conds).group_by(table.c.client_id)
+    ).all()
     return grouped, {str(cid): int(n) for cid, n in totals}
 
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -37,8 +38,9 @@ OWNER = Actor(id="owner-1", kind=ActorKind.STAFF, name="owner-1")
 CACHE_CHECK = 1
 CLIENTS_QUERY_STATEMENTS = 6 + CACHE_CHECK
 # client, holds, contacts, team, team history, related clients, latest comments, latest
-# activity, the comments page and its totals, the activity page and its totals.
-PROFILE_QUERY_STATEMENTS = 12 + CACHE_CHECK
+# activity, the comments page and the activity page (each counting its totals in the same
+# statement).
+PROFILE_QUERY_STATEMENTS = 10 + CACHE_CHECK
 
 CLIENTS_QUERY = """
 { clients(first: 50) { edges { node { id name
@@ -295,3 +297,48 @@ async def test_profile_query_statement_count_does_not_grow_with_contacts(
 
     assert len(one.queries) == len(thirty.queries) == PROFILE_QUERY_STATEMENTS, (one, thirty)
     assert len(one.control) == len(thirty.control) == connections(backend, 10 + CACHE_CHECK)
+
+
+BILLING_LIST_QUERY = """
+{ clients(first: 50) { edges { node { id
+  billing { unpaidTotal { amount currency } overdueCount averageDaysToPay creditBalance { amount } }
+  overview { unpaidInvoices { number balance { amount } payableFromCredit } }
+  invoices(first: 10) { totalCount edges { node { number status total { amount } } } }
+} } } }
+"""
+# page + total, invoices, credit, the firm's currency.
+BILLING_LIST_STATEMENTS = 5 + CACHE_CHECK
+
+
+def add_invoices(api: Api, clients: list[dict[str, Any]], per_client: int) -> None:
+    with acting_as(OWNER, FIRM, "owner"):
+        for client in clients:
+            for _ in range(per_client):
+                outcome = api.container.billing.issue_invoice(
+                    UUID(client["id"]),
+                    number=None,
+                    issued_on=date(2026, 1, 5),
+                    due_on=date(2026, 2, 5),
+                    currency="EUR",
+                    lines=[("Bookkeeping", "2", "150.00")],
+                )
+        api.container.wait_for(outcome.position)
+
+
+async def test_client_list_billing_statement_count_does_not_grow_with_clients(api: Api) -> None:
+    add_staff(api)
+    few = add_clients(api, first=0, count=3, contacts_per_client=1)
+    add_invoices(api, few, per_client=1)
+    result, small = await count_statements(api, BILLING_LIST_QUERY)
+    assert [e["node"]["billing"]["unpaidTotal"] for e in result["data"]["clients"]["edges"]] == [
+        {"amount": "300.00", "currency": "EUR"}
+    ] * 3
+
+    more = add_clients(api, first=3, count=40, contacts_per_client=1)
+    add_invoices(api, more, per_client=3)
+    result, large = await count_statements(api, BILLING_LIST_QUERY)
+    edges = result["data"]["clients"]["edges"]
+    assert len(edges) == 43
+    assert edges[-1]["node"]["billing"]["unpaidTotal"] == {"amount": "900.00", "currency": "EUR"}
+    assert edges[-1]["node"]["invoices"]["totalCount"] == 3
+    assert len(small.queries) == len(large.queries) == BILLING_LIST_STATEMENTS, (small, large)
