@@ -6,7 +6,13 @@ from collections.abc import Callable
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import (
+    MaskErrors,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.file_uploads import Upload
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -23,6 +29,7 @@ from schema.subscription import Subscription
 from schema.types import ActivityEntry, Client, Comment, Contact, StaffMember
 
 DEFAULT_MAX_DEPTH = 12
+DOCUMENT_CACHE_SIZE = 256
 
 # Each capability contributes its own root fields: add its Query/Mutation/Subscription
 # classes here (they are merged into the three root types).
@@ -63,6 +70,9 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema; in production unexpected errors are masked."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        # Client apps send the same few documents: parse and validate each text once.
+        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: QueryDepthLimiter(max_depth=max_depth),
     ]
     if production:
