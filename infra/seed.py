@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from domain.actor import Actor, ActorKind, acting_as
@@ -162,5 +164,71 @@ def seed_demo_firm(container: Container) -> int:
         position = service.update_client_details(
             client_ids[4], address={"line1": "2 Bank Street", "city": "London", "country": "GB"}
         ).position
+        position = seed_billing(container, client_ids) or position
     container.wait_for(position)
     return len(CLIENTS)
+
+
+def seed_billing(container: Container, client_ids: list[UUID]) -> int | None:
+    """Invoices (paid, partly paid, overdue), credit, quotes and services for the demo firm."""
+    billing, quotes = container.billing, container.quotes
+    today = datetime.now(UTC).date()
+    position: int | None = None
+    billing.set_firm_currency("GBP")
+    for index, client_id in enumerate(client_ids):
+        if index in (1, 10):  # on hold: no new deliverables
+            continue
+        fee = Decimal(450 + 125 * (index % 5))
+        for months_ago in (4, 2, 1):
+            issued = today - timedelta(days=30 * months_ago + index)
+            invoice = billing.issue_invoice(
+                client_id,
+                number=None,
+                issued_on=issued,
+                due_on=issued + timedelta(days=30),
+                currency="GBP",
+                lines=[
+                    ("Monthly bookkeeping", "1", str(fee)),
+                    ("Payroll runs", str(1 + index % 3), "45.00"),
+                ],
+            )
+            invoice_id = UUID(invoice.ids["invoice_id"])
+            position = invoice.position
+            if months_ago == 4 or (months_ago == 2 and index % 3 == 0):
+                position = billing.record_payment(
+                    invoice_id,
+                    amount=str(fee + 45 * (1 + index % 3)),
+                    paid_on=issued + timedelta(days=7 + index % 20),
+                    method="bank transfer",
+                ).position
+            elif months_ago == 2 and index % 3 == 1:
+                position = billing.record_payment(
+                    invoice_id, amount="200.00", paid_on=issued + timedelta(days=12), method="card"
+                ).position
+        if index % 4 == 2:
+            position = billing.issue_credit_note(
+                client_id, amount="75.00", currency="GBP", reason="Goodwill discount"
+            ).position
+        if index % 3 == 0:
+            quote = quotes.issue_quote(
+                client_id,
+                number=None,
+                issued_on=today - timedelta(days=5),
+                valid_until=today + timedelta(days=25),
+                currency="GBP",
+                lines=[("Year-end accounts", "1", "1200.00"), ("Tax return", "1", "350.00")],
+            )
+            position = quote.position
+            if index % 2 == 0:
+                position = quotes.accept_quote(UUID(quote.ids["quote_id"]), on=today).position
+        if index % 4 == 1:
+            position = container.service_subscriptions.start_subscription(
+                client_id,
+                plan_name="Advisory retainer",
+                amount="250.00",
+                currency="GBP",
+                interval="MONTH",
+                starts_on=today - timedelta(days=40),
+                request_limit=5,
+            ).position
+    return position

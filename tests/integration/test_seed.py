@@ -1,0 +1,32 @@
+"""The demo firm that ./scripts/serve seeds into an empty store."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from infra.container import Container
+from infra.seed import DEMO_FIRM, seed_demo_firm
+from projections.billing import firm_billing, invoices
+from projections.tables import client_contacts, clients, comments, staff
+
+
+def count(container: Container, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    with container.engine.connect() as conn:
+        return int(
+            conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+        )
+
+
+def test_the_demo_firm_has_every_section_of_a_profile(container: Container) -> None:
+    assert seed_demo_firm(container) == 12
+    assert container.runner.error is None
+    assert count(container, clients, clients.c.firm_id == DEMO_FIRM) == 12
+    assert count(container, clients, clients.c.on_hold.is_(True)) == 2
+    assert count(container, staff) == 6
+    assert count(container, client_contacts) == 24 + 2
+    assert count(container, comments) == 12 + sum(i % 4 for i in range(12))
+    assert count(container, invoices) == 10 * 3
+    assert count(container, invoices, invoices.c.status == "PAID") > 0
+    assert count(container, invoices, invoices.c.status == "PARTIALLY_PAID") > 0
+    with container.engine.connect() as conn:
+        assert conn.execute(sa.select(firm_billing.c.currency)).scalar_one() == "GBP"
