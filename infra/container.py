@@ -134,8 +134,13 @@ class Container:
 
     def read_model_position(self) -> int:
         """The position every read model has reached, as the database says (any process)."""
+        names = [p.name for p in self.runner.projections]
         with self.engine.connect() as conn:
-            found = conn.execute(sa.select(sa.func.min(tracking.c.notification_id))).scalar()
+            found = conn.execute(
+                sa.select(sa.func.min(tracking.c.notification_id)).where(
+                    tracking.c.application_name.in_(names)
+                )
+            ).scalar()
         return int(found or 0)
 
     def wait_for(self, position: int | None) -> None:

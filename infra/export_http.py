@@ -86,7 +86,7 @@ class ExportEndpoint:
         if raw is None:
             through = await anyio.to_thread.run_sync(audit.projected_position)
         else:
-            if not raw.isdigit():
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
                 return _error(400, "through must be a non-negative integer position")
             through = int(raw)
             head = await anyio.to_thread.run_sync(self.container.store.head)

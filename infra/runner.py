@@ -141,7 +141,7 @@ class ProjectionRunner:
                 return False
             events = [(n.id, self.store.mapper.to_domain_event(n), n) for n in notifications]
             with writer(self.engine).begin() as conn:
-                reached = {p.name: self._apply_in(conn, p, events) for p in self.projections}
+                reached = {p.name: self._apply_in(conn, p, start, events) for p in self.projections}
             self.positions.update(reached)
             last = events[-1][0]
         with self._changed:
@@ -150,13 +150,18 @@ class ProjectionRunner:
             listener(last)
         return True
 
-    def _apply(self, projection: Projection, events: list[tuple[int, Any, Notification]]) -> int:
+    def _apply(
+        self, projection: Projection, start: int, events: list[tuple[int, Any, Notification]]
+    ) -> int:
         with writer(self.engine).begin() as conn:
-            return self._apply_in(conn, projection, events)
+            return self._apply_in(conn, projection, start, events)
 
     @staticmethod
     def _apply_in(
-        conn: sa.Connection, projection: Projection, events: list[tuple[int, Any, Notification]]
+        conn: sa.Connection,
+        projection: Projection,
+        start: int,
+        events: list[tuple[int, Any, Notification]],
     ) -> int:
         """Apply the events after the projection's tracking position, and advance it.
 
@@ -164,6 +169,10 @@ class ProjectionRunner:
         one applied; the caller's transaction makes rows and tracking record one unit.
         """
         current = select_tracking(conn, projection.name, for_update=True) or 0
+        if start > current + 1:
+            # The batch was read from beyond this projection's position (it was reset, e.g.
+            # by a rebuild in another process): apply nothing; the caller re-reads from there.
+            return current
         todo = [entry for entry in events if entry[0] > current]
         if not todo:
             return current
@@ -223,9 +232,7 @@ class ProjectionRunner:
                 if not notifications:
                     break
                 events = [(n.id, self.store.mapper.to_domain_event(n), n) for n in notifications]
-                position = self._apply(projection, events)
-                if position < events[-1][0]:
-                    position = events[-1][0]
+                position = self._apply(projection, position + 1, events)
                 self.positions[projection.name] = position
                 if on_batch is not None:
                     on_batch(position)

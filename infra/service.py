@@ -403,6 +403,11 @@ class DossierService:
         return self._run("addComment", key, build)
 
 
+def invoice_ids(invoice: Invoice) -> dict[str, str]:
+    """What an invoice command reports (the client id lets a replay re-check visibility)."""
+    return {"invoice_id": str(invoice.id), "client_id": str(invoice.client_id)}
+
+
 class BillingService:
     """Commands on invoices, payments, client credit and the firm's billing currency."""
 
@@ -512,7 +517,7 @@ class BillingService:
                     quantize(credited, invoice.currency), invoice.currency, invoice.id
                 )
                 changed.append(account)
-            return Change(changed, {"invoice_id": str(invoice.id)})
+            return Change(changed, invoice_ids(invoice))
 
         return self.core._run("recordPayment", key, build)
 
@@ -522,7 +527,7 @@ class BillingService:
         def build() -> Change:
             invoice = self.visible_invoice(invoice_id)
             invoice.void(reason)
-            return Change([invoice], {"invoice_id": str(invoice.id)})
+            return Change([invoice], invoice_ids(invoice))
 
         return self.core._run("voidInvoice", key, build)
 
@@ -567,7 +572,7 @@ class BillingService:
                 value = clean_amount("input.amount", amount, invoice.currency)
             account.apply_credit(value, invoice.currency, invoice.id)
             invoice.record_payment(amount=value, paid_on=applied_on, method="credit")
-            return Change([account, invoice], {"invoice_id": str(invoice.id)})
+            return Change([account, invoice], invoice_ids(invoice))
 
         return self.core._run("applyCredit", key, build)
 

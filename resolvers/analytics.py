@@ -30,7 +30,10 @@ class Count:
 def _day(moment: datetime) -> date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).date()
+    try:
+        return moment.astimezone(UTC).date()
+    except OverflowError:
+        raise bad_input("the moment is beyond the calendar", "since") from None
 
 
 def _start(day: date) -> datetime:
@@ -58,11 +61,14 @@ async def activity_counts_for(
     last = _day(until) if until is not None else _day(datetime.now(UTC))
     if last < first:
         raise bad_input("until must not be before since", "until")
-    if weekly:
-        first -= timedelta(days=first.weekday())
-        last += timedelta(days=6 - last.weekday())
     if (last - first).days > MAX_DAYS:
         raise bad_input(f"the range may cover at most {MAX_DAYS} days", "since")
+    if weekly:
+        try:
+            first -= timedelta(days=first.weekday())
+            last += timedelta(days=6 - last.weekday())
+        except OverflowError:
+            raise bad_input("the range reaches beyond the calendar", "since") from None
     conds = [
         visible_counts(loaders.viewer),
         activity_counts.c.day >= first,

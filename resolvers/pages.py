@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,19 +28,29 @@ def check_first(first: int | None, default: int) -> int:
     return size
 
 
+MAX_POSITION = 2**63 - 1
+
+
+def checked_position(value: int) -> int:
+    """A position fits a 64-bit integer column; anything else is bad input."""
+    if not 0 <= value <= MAX_POSITION:
+        raise bad_input(f"{value} is not a valid position", "after")
+    return value
+
+
 def position_after(after: str | None) -> int | None:
     """The position inside a cursor (or a bare position string)."""
     if after is None:
         return None
-    if after.isdigit():
-        return int(after)
+    if after.isascii() and after.isdigit():
+        return checked_position(int(after))
     try:
         value = decode_cursor(after)
     except ValueError:
         raise bad_input("after is not a valid cursor", "after") from None
-    if not isinstance(value, int):
+    if not isinstance(value, int) or isinstance(value, bool):
         raise bad_input("after is not a valid cursor", "after")
-    return value
+    return checked_position(value)
 
 
 @dataclass
@@ -82,7 +92,6 @@ class ActivityArgs:
     actor_ids: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
-    extra: tuple[Any, ...] = field(default=())
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         conds: list[sa.ColumnElement[bool]] = []

@@ -345,25 +345,11 @@ SetFirmCurrencyResult: TypeAlias = Annotated[
 async def _invoice_payload(info: Info, outcome: Any) -> Any:
     if not hasattr(outcome, "ids"):
         return outcome
-    row = await info.context.billing.invoice.load(outcome.ids["invoice_id"])
-    if row is None:  # the viewer's own write on a client it can no longer see
-        row = await _invoice_in_firm(info, outcome.ids["invoice_id"])
+    invoice_id = outcome.ids["invoice_id"]
+    row = await info.context.billing.invoice.load(invoice_id)
+    if row is None:  # the client is no longer visible to the viewer: say nothing about it
+        return not_found_error(to_global_id("Invoice", invoice_id))
     return InvoicePayload(invoice=Invoice.from_row(row))
-
-
-async def _invoice_in_firm(info: Info, invoice_id: str) -> Any:
-    import sqlalchemy as sa
-
-    from projections.billing import invoices
-
-    firm = info.context.loaders.viewer.firm_id
-
-    def fetch(conn: sa.Connection) -> Any:
-        return conn.execute(
-            sa.select(invoices).where(invoices.c.id == invoice_id, invoices.c.firm_id == firm)
-        ).one()
-
-    return await info.context.loaders.run(fetch)
 
 
 def _invoice_uuid(global_id: str) -> UUID | None:

@@ -86,8 +86,10 @@ def to_error(error: DomainError, ids: dict[str, str]) -> ErrorType:
     if isinstance(error, InvalidInput):
         return validation_error(error.field, error.message)
     if isinstance(error, NotFound):
-        given = ids.get(error.kind, error.entity_id)
-        return not_found_error(given, f"{error.kind} {given} was not found")
+        # Name what the caller asked for: the id it gave for that kind, else its main input id.
+        given = ids.get(error.kind) or next(iter(ids.values()), error.entity_id)
+        kind = error.kind if error.kind in ids else next(iter(ids), error.kind)
+        return not_found_error(given, f"{kind} {given} was not found")
     if isinstance(error, VersionConflict):
         return ConflictError(
             message=error.message,

@@ -13,6 +13,7 @@ from domain import access
 from domain.errors import DomainError
 from domain.values import ClientType as DomainClientType
 from domain.values import StaffRole as DomainStaffRole
+from resolvers.errors import unavailable
 from resolvers.ids import uuid_of
 from resolvers.viewer import Viewer
 from schema.common import Info
@@ -119,11 +120,25 @@ async def _perform(
     service = info.context.ports.service
     try:
         return await info.context.execute(viewer, lambda: command(service))
+    except TimeoutError:
+        raise unavailable(
+            "the change was recorded but the read models have not caught up yet; "
+            "repeat the request with the same idempotencyKey to read its result"
+        ) from None
     except DomainError as error:
         value = to_error(error, ids)
         if isinstance(value, allowed):
             return value
         raise GraphQLError(error.message, extensions={"code": value.code.value}) from None
+
+
+def present(row: Any, what: str) -> Any:
+    """A payload row the viewer may read; it can vanish if the viewer lost access meanwhile."""
+    if row is None:
+        raise GraphQLError(
+            f"the {what} is no longer visible to you", extensions={"code": "NOT_FOUND"}
+        )
+    return row
 
 
 async def _client(info: Info, client_id: str) -> Client:
@@ -252,7 +267,9 @@ class Mutation:
                 "emails": nc.emails,
                 "phone": nc.phone,
             }
-        ids = {"Client": input.client_id, "Contact": str(input.contact_id)}
+        ids: dict[str, str] = {"Client": input.client_id}
+        if input.contact_id is not None:
+            ids["Contact"] = input.contact_id
         outcome = await _perform(
             info,
             viewer,
@@ -272,7 +289,7 @@ class Mutation:
         contact_row = await info.context.loaders.contact.load(outcome.ids["contact_id"])
         return LinkContactSuccess(
             client=await _client(info, outcome.ids["client_id"]),
-            contact=Contact.from_row(contact_row),
+            contact=Contact.from_row(present(contact_row, "contact")),
         )
 
     @strawberry.mutation
@@ -375,6 +392,6 @@ class Mutation:
             return outcome  # type: ignore[no-any-return]
         comment_row = await info.context.loaders.comment.load(outcome.ids["comment_id"])
         return AddCommentSuccess(
-            comment=Comment.from_row(comment_row),
+            comment=Comment.from_row(present(comment_row, "comment")),
             client=await _client(info, outcome.ids["client_id"]),
         )

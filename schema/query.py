@@ -7,7 +7,13 @@ from typing import Annotated
 import strawberry
 
 from resolvers.ids import from_global_id
-from resolvers.pages import ClientFilter, check_first, clients_page, firm_activity_page
+from resolvers.pages import (
+    MAX_POSITION,
+    ClientFilter,
+    check_first,
+    clients_page,
+    firm_activity_page,
+)
 from schema.billing import Invoice
 from schema.common import Info, Node
 from schema.types import (
@@ -58,7 +64,9 @@ async def load_node(info: Info, global_id: str) -> Node | None:
         from schema.service_subscriptions import subscription_node
 
         return await subscription_node(info, local_id)
-    if kind == "ActivityEntry" and local_id.isdigit():
+    if kind == "ActivityEntry" and local_id.isascii() and local_id.isdigit():
+        if int(local_id) > MAX_POSITION:
+            return None
         row = await loaders.activity_entry.load(int(local_id))
         return None if row is None else ActivityEntry.from_row(row)
     return None

@@ -23,7 +23,7 @@ from resolvers.quotes import LATEST_QUOTES, quote_loaders, quote_status
 from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money
 from schema.common import Info, Node, PageInfo
 from schema.errors import NotFoundError, RuleViolationError, ValidationError, not_found_error
-from schema.mutation import _perform
+from schema.mutation import _perform, present
 
 if TYPE_CHECKING:
     from schema.types import Client
@@ -241,7 +241,7 @@ async def _quote_payload(info: Info, outcome: Any) -> Any:
     if not hasattr(outcome, "ids"):
         return outcome
     row = await quote_loaders(info.context).quote.load(outcome.ids["quote_id"])
-    return QuotePayload(quote=Quote.from_row(row))
+    return QuotePayload(quote=Quote.from_row(present(row, "quote")))
 
 
 async def _on_quote(info: Info, global_id: str, what: str, command: Any) -> Any:
@@ -337,5 +337,6 @@ class QuotesMutation:
         quote_row = await quote_loaders(info.context).quote.load(outcome.ids["quote_id"])
         invoice_row = await info.context.billing.invoice.load(outcome.ids["invoice_id"])
         return ConvertQuotePayload(
-            quote=Quote.from_row(quote_row), invoice=Invoice.from_row(invoice_row)
+            quote=Quote.from_row(present(quote_row, "quote")),
+            invoice=Invoice.from_row(present(invoice_row, "invoice")),
         )

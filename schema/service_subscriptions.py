@@ -30,7 +30,7 @@ from schema.errors import (
     ValidationError,
     not_found_error,
 )
-from schema.mutation import _perform
+from schema.mutation import _perform, present
 
 if TYPE_CHECKING:
     from schema.types import Client
@@ -192,7 +192,9 @@ async def _payload(info: Info, outcome: Any) -> Any:
     if not hasattr(outcome, "ids"):
         return outcome
     row = await quote_loaders(info.context).subscription.load(outcome.ids["subscription_id"])
-    return ServiceSubscriptionPayload(subscription=ServiceSubscription.from_row(row))
+    return ServiceSubscriptionPayload(
+        subscription=ServiceSubscription.from_row(present(row, "service subscription"))
+    )
 
 
 async def _on_subscription(
