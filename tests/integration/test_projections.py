@@ -599,3 +599,36 @@ def test_client_versions_and_holds_match_the_aggregates(idle: Container) -> None
         "Initrode",
         "Umbrella",
     ]
+
+
+def test_a_runner_with_stale_positions_never_applies_past_a_reset_projection(
+    idle: Container,
+) -> None:
+    """A rebuild in another process resets a projection; a live runner that still believes
+    it is at the head must not apply newer events onto the emptied tables (which would make
+    the rebuild skip everything before them)."""
+    make_history(idle)
+    live = idle.runner
+    live.catch_up()
+    complete = dump(idle.engine, live.projections)
+    with owner():
+        late = idle.service.register_client(name="After Reset", client_type=ClientType.COMPANY)
+    assert late.position is not None
+
+    # Another process starts a rebuild of the comments projection: rows cleared, tracking 0.
+    comments_projection = next(p for p in live.projections if p.name == "comments")
+    with idle.engine.begin() as conn:
+        comments_projection.clear(conn)
+        conn.execute(
+            sa.update(tracking)
+            .where(tracking.c.application_name == "comments")
+            .values(notification_id=0)
+        )
+
+    assert live.step() is True  # the other projections take the new event ...
+    assert positions_of(idle)["comments"] == 0  # ... the reset one does not jump ahead
+    live.catch_up()  # and it is re-projected from the start, in order
+    assert positions_of(idle) == dict.fromkeys(PROJECTION_NAMES, late.position)
+    rebuilt = dump(idle.engine, live.projections)
+    assert rebuilt["rm_comments"] == complete["rm_comments"]
+    assert len(rebuilt["rm_clients"]) == len(complete["rm_clients"]) + 1
