@@ -83,6 +83,17 @@ class Page:
         )
 
 
+def page_after_position(rows: Sequence[Any], first: int, after: str | None) -> Page:
+    """A page of already-loaded rows (in display order) after the row whose position is the
+    cursor's; rows carry a `position`."""
+    start = position_after(after)
+    remaining = list(rows)
+    if start is not None:
+        index = next((i for i, r in enumerate(rows) if r.position == start), None)
+        remaining = remaining[index + 1 :] if index is not None else []
+    return Page.of(remaining, first, lambda r: r.position, after=after, total=len(rows))
+
+
 @dataclass(frozen=True)
 class ActivityArgs:
     """Hashable activity filter arguments."""

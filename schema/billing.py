@@ -13,7 +13,7 @@ import strawberry
 from domain import access
 from resolvers.billing import Summary, is_overdue, today
 from resolvers.ids import to_global_id, uuid_of
-from resolvers.pages import Page, check_first, position_after
+from resolvers.pages import check_first, page_after_position
 from schema.common import Info, Node, PageInfo
 from schema.errors import NotFoundError, RuleViolationError, ValidationError, not_found_error
 from schema.mutation import _client, _perform
@@ -209,16 +209,11 @@ async def client_invoices(
     status: list[InvoiceStatus] | None,
 ) -> InvoiceConnection:
     size = check_first(first, 20)
-    start = position_after(after)
     rows = await info.context.billing.invoices_by_client.load(client_id)
     if status is not None:
         wanted = {s.value for s in status}
         rows = [r for r in rows if r.status in wanted]
-    remaining = rows
-    if start is not None:
-        index = next((i for i, r in enumerate(rows) if r.position == start), None)
-        remaining = rows[index + 1 :] if index is not None else []
-    page = Page.of(remaining, size, lambda r: r.position, after=after, total=len(rows))
+    page = page_after_position(rows, size, after)
     return InvoiceConnection(
         edges=[
             InvoiceEdge(cursor=c, node=Invoice.from_row(r))

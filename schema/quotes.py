@@ -18,7 +18,7 @@ import strawberry
 from domain import access
 from resolvers.billing import today
 from resolvers.ids import from_global_id, to_global_id, uuid_of
-from resolvers.pages import Page, check_first, position_after
+from resolvers.pages import check_first, page_after_position
 from resolvers.quotes import LATEST_QUOTES, quote_loaders, quote_status
 from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money
 from schema.common import Info, Node, PageInfo
@@ -124,17 +124,12 @@ async def client_quotes(
 ) -> QuoteConnection:
     """A client's quotes, newest first, optionally filtered by (effective) status."""
     size = check_first(first, 20)
-    start = position_after(after)
     rows = await quote_loaders(info.context).quotes_by_client.load(client_id)
     if status is not None:
         wanted = {s.value for s in status}
         on = today()
         rows = [r for r in rows if quote_status(r, on) in wanted]
-    remaining = rows
-    if start is not None:
-        index = next((i for i, r in enumerate(rows) if r.position == start), None)
-        remaining = rows[index + 1 :] if index is not None else []
-    page = Page.of(remaining, size, lambda r: r.position, after=after, total=len(rows))
+    page = page_after_position(rows, size, after)
     return QuoteConnection(
         edges=[
             QuoteEdge(cursor=c, node=Quote.from_row(r))
