@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,10 @@ from graphql import (
 )
 
 SCHEMA_FILE = Path("schema/schema.graphql")
+# The team's shared whole-profile query, beside the project (no copy to drift from it).
+PROFILE_FILE = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "profile.graphql"
+)
 
 
 def load_schema(path: Path = SCHEMA_FILE) -> GraphQLSchema:
@@ -31,7 +34,9 @@ def load_schema(path: Path = SCHEMA_FILE) -> GraphQLSchema:
 
 
 def profile_source() -> str:
-    return resources.files("bench").joinpath("profile.graphql").read_text()
+    if not PROFILE_FILE.exists():
+        raise FileNotFoundError(f"the shared profile query is missing: {PROFILE_FILE}")
+    return PROFILE_FILE.read_text()
 
 
 @dataclass(frozen=True)

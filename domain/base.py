@@ -42,6 +42,15 @@ class DossierEvent(Aggregate.Event):
         return None
 
 
+class ClientRelatedEvent(DossierEvent):
+    """An event of another aggregate's stream (invoice, quote...) that is about a client."""
+
+    client_id: UUID
+
+    def about_client(self) -> UUID | None:
+        return self.client_id
+
+
 class DossierCreated(Aggregate.Created, DossierEvent):
     """Base class of the first event of a Dossier aggregate."""
 

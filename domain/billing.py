@@ -7,7 +7,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from domain.base import Bookkeeping, DossierAggregate, DossierCreated, DossierEvent
+from domain.base import (
+    Bookkeeping,
+    ClientRelatedEvent,
+    DossierAggregate,
+    DossierCreated,
+    DossierEvent,
+)
 from domain.errors import RuleViolated
 from domain.money import clean_amount, clean_currency, quantize
 from domain.values import REASON_MAX, optional_text
@@ -25,11 +31,8 @@ def firm_settings_id(firm_id: str) -> UUID:
     return _id("firm-settings", firm_id)
 
 
-class AccountEvent(DossierEvent):
-    client_id: UUID
-
-    def about_client(self) -> UUID | None:
-        return self.client_id
+class AccountEvent(ClientRelatedEvent):
+    """An event of a client's account."""
 
 
 class ClientAccount(DossierAggregate):

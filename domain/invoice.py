@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.base import DossierAggregate, DossierCreated, DossierEvent
+from domain.base import ClientRelatedEvent, DossierAggregate, DossierCreated
 from domain.errors import InvalidInput, RuleViolated
 from domain.lines import Line, clean_lines
 from domain.money import clean_amount, clean_currency, quantize, zero
@@ -23,13 +23,8 @@ PAID = "PAID"
 VOID = "VOID"
 
 
-class InvoiceEvent(DossierEvent):
+class InvoiceEvent(ClientRelatedEvent):
     """An event of an invoice's stream; it is about the invoice's client."""
-
-    client_id: UUID
-
-    def about_client(self) -> UUID | None:
-        return self.client_id
 
 
 def _who_and_number(label: Any, e: Any) -> str:

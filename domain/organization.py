@@ -10,7 +10,7 @@ from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain import insights
-from domain.base import DossierAggregate, DossierCreated, DossierEvent
+from domain.base import ClientRelatedEvent, DossierAggregate, DossierCreated
 from domain.errors import InvalidInput, LimitExceeded, NotFound, RuleViolated
 from domain.values import NAME_MAX, REASON_MAX, optional_text, required_text
 
@@ -112,13 +112,8 @@ def clean_balances(
 # The aggregate ------------------------------------------------------------------
 
 
-class OrganizationEvent(DossierEvent):
+class OrganizationEvent(ClientRelatedEvent):
     """An event of a linked organization; it is about the organization's client."""
-
-    client_id: UUID
-
-    def about_client(self) -> UUID | None:
-        return self.client_id
 
     def _names(self, label: Callable[[str, str], str]) -> tuple[str, str]:
         """(organization label, client label)."""

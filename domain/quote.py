@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.base import DossierAggregate, DossierCreated, DossierEvent
+from domain.base import ClientRelatedEvent, DossierAggregate, DossierCreated
 from domain.errors import InvalidInput, RuleViolated
 from domain.lines import Line, clean_lines
 from domain.money import clean_currency
@@ -34,13 +34,8 @@ def effective_status(status: str, valid_until: date, on: date) -> str:
     return status
 
 
-class QuoteEvent(DossierEvent):
+class QuoteEvent(ClientRelatedEvent):
     """An event of a quote's stream; it is about the quote's client."""
-
-    client_id: UUID
-
-    def about_client(self) -> UUID | None:
-        return self.client_id
 
 
 def _quote(label: Any, e: Any) -> str:

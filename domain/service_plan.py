@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.base import DossierAggregate, DossierCreated, DossierEvent
+from domain.base import ClientRelatedEvent, DossierAggregate, DossierCreated
 from domain.errors import InvalidInput, LimitExceeded, RuleViolated
 from domain.money import clean_amount, clean_currency
 from domain.values import NAME_MAX, REASON_MAX, optional_text, required_text
@@ -96,13 +96,8 @@ def state_on(state: str, ends_on: date | None, on: date) -> str:
     return state
 
 
-class ServiceSubscriptionEvent(DossierEvent):
+class ServiceSubscriptionEvent(ClientRelatedEvent):
     """An event of a service subscription's stream; it is about its client."""
-
-    client_id: UUID
-
-    def about_client(self) -> UUID | None:
-        return self.client_id
 
 
 def _plan(label: Any, e: Any) -> str:
