@@ -59,6 +59,8 @@ class Outcome:
     ids: dict[str, str]
     position: int | None = None
     replayed: bool = False
+    positions: tuple[int, ...] = ()
+    """Every position the command recorded (empty for a replay or a no-op)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -150,8 +152,8 @@ class DossierService:
                 if attempt == MAX_ATTEMPTS - 1:
                     raise
                 continue
-            position = max(r.notification.id for r in recordings) if recordings else None
-            return Outcome(change.ids, position)
+            positions = tuple(sorted(r.notification.id for r in recordings))
+            return Outcome(change.ids, positions[-1] if positions else None, positions=positions)
         raise AssertionError("unreachable")
 
     def _replay(self, record_id: UUID, operation: str) -> Outcome | None:
