@@ -20,12 +20,14 @@ from rich.progress import (
 )
 
 from infra.auth import TokenIssuer
+from infra.cli_projections import projections_app
 from infra.container import Container
 from infra.logging import configure_logging
 from infra.settings import Settings
 
 app = typer.Typer(help="Dossier: the event-sourced client-profile API.", no_args_is_help=True)
 console = Console(stderr=True)
+app.add_typer(projections_app, name="projections")
 
 
 def _settings() -> Settings:

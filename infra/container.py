@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from infra.history import EventHistory
 from infra.live import ActivityFanout
 from infra.organizations_service import OrganizationsService
 from infra.quotes_service import QuotesService, ServiceSubscriptionsService
-from infra.runner import ProjectionRunner
+from infra.runner import ProjectionRunner, parked_positions
 from infra.service import BillingService, DossierService
 from infra.settings import Settings
 from projections.billing import invoices
@@ -143,7 +144,13 @@ class Container:
             ).scalar()
         return int(found or 0)
 
-    def wait_for(self, position: int | None) -> None:
-        """Read-your-writes: wait until the read models include `position`."""
-        if position is not None:
-            self.runner.wait_for(position, self.settings.read_your_writes_timeout)
+    def wait_for(self, position: int | None, positions: Sequence[int] = ()) -> list[int]:
+        """Read-your-writes: wait until the read models include `position`.
+
+        Returns those of `positions` (a command's own events) that a projection parked
+        instead of applying (empty when every read model has them).
+        """
+        if position is None:
+            return []
+        self.runner.wait_for(position, self.settings.read_your_writes_timeout)
+        return parked_positions(self.engine, positions)

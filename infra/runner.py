@@ -9,9 +9,11 @@ in the same process.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,18 +22,26 @@ from eventsourcing.persistence import Notification, Tracking
 from sqlalchemy.dialects import postgresql, sqlite
 
 from infra.database import writer
+from infra.db_errors import is_transient
 from infra.eventstore import EventStore
 from projections.base import Projection
+from projections.parked import (
+    ParkedEvent,
+    clear_parked,
+    held_subjects,
+    park,
+    parked_among,
+    parked_counts_in,
+    parked_list,
+    still_failing,
+    unpark,
+)
 from projections.tables import tracking
 from projections.tracking import insert_tracking, select_tracking
 
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 500
-
-
-class ProjectionFailed(RuntimeError):
-    """A projection raised while handling an event; its read model stopped at that event."""
 
 
 class ReadYourWritesTimeout(TimeoutError):
@@ -64,8 +74,57 @@ def tracking_positions(engine: sa.Engine, names: Sequence[str]) -> dict[str, int
     return {name: found.get(name, 0) for name in names}
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One event of a batch: its position, the decoded event (or why it could not be decoded)."""
+
+    position: int
+    notification: Notification
+    event: Any
+    decode_error: BaseException | None = None
+
+    @property
+    def subject(self) -> str:
+        """What later events are parked behind when this one is: its client, else its stream."""
+        about = getattr(self.event, "about_client", None)
+        client = about() if callable(about) else None
+        return str(client if client is not None else self.notification.originator_id)
+
+    @property
+    def event_type(self) -> str:
+        if self.event is not None:
+            return type(self.event).__name__
+        return self.notification.topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1][:200]
+
+
+class _HandlerFailed(Exception):
+    """A projection raised a non-transient error: the batch is re-applied event by event."""
+
+
+class Backoff:
+    """Capped exponential delays with jitter, for retrying transient failures."""
+
+    def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap, self.first * (2.0**self.failures))
+        self.failures += 1
+        return delay * random.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
 class ProjectionRunner:
-    """Applies new events to every projection, in a background thread or on demand."""
+    """Applies new events to every projection, in a supervised background thread or on demand.
+
+    An event a projection cannot apply is parked for that projection (see projections.parked)
+    and the runner goes on; transient database errors are retried with capped backoff and never
+    end the runner; if its thread dies anyway, a supervisor starts a new one.
+    """
 
     def __init__(
         self,
@@ -75,51 +134,107 @@ class ProjectionRunner:
         *,
         poll_interval: float = 0.2,
         batch_size: int = BATCH_SIZE,
+        supervise_interval: float = 1.0,
     ) -> None:
         self.store = store
         self.engine = engine
         self.projections = list(projections)
         self.poll_interval = poll_interval
         self.batch_size = batch_size
+        self.supervise_interval = supervise_interval
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._supervisor: threading.Thread | None = None
         self._step_lock = threading.Lock()
         self.error: BaseException | None = None
+        """The last failure of the background thread, None once a step succeeds again."""
+        self.failing_since: float | None = None
+        self.restarts = 0
+        self.last_progress = time.monotonic()
+        self.batch_observers: list[Callable[[str, float, int], None]] = []
+        """Called with (projection name, seconds, events applied) after each batch."""
         ensure_tracking_rows(engine, self.projections)
         self.positions = tracking_positions(engine, [p.name for p in self.projections])
         self.listeners: list[Callable[[int], None]] = []
 
     # Lifecycle --------------------------------------------------------------
 
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.projections]
+
     def start(self) -> None:
+        self._stopping.clear()
+        self._start_worker()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="projections-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _start_worker(self) -> None:
         self._thread = threading.Thread(target=self.run_forever, name="projections", daemon=True)
         self._thread.start()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(self.supervise_interval):
+            thread = self._thread
+            if thread is not None and not thread.is_alive() and not self._stopping.is_set():
+                self.restarts += 1
+                log.error("projection_runner_restarted", restarts=self.restarts)
+                self._start_worker()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        for thread in (self._supervisor, self._thread):
+            if thread is not None:
+                thread.join(timeout)
+        self._thread = self._supervisor = None
+
+    @property
+    def running(self) -> bool:
+        """True when this process runs the projections in a background thread."""
+        return self._supervisor is not None
+
+    @property
+    def alive(self) -> bool:
+        """The background thread is running and its last step did not fail."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and self.error is None
 
     def wake(self, _position: int | None = None) -> None:
         self._wake.set()
 
     def run_forever(self) -> None:
+        """Step until stopped; failures are logged and retried with backoff, never fatal."""
+        backoff = Backoff()
         while not self._stopping.is_set():
             try:
                 progressed = self.step()
-            except BaseException as error:
-                self.error = error
-                log.exception("projection_failed")
-                with self._changed:
-                    self._changed.notify_all()
-                raise
+            except Exception as error:
+                self._failed(error)
+                self._stopping.wait(backoff.next_delay())
+                continue
+            if backoff.failures:
+                log.info("projection_runner_recovered", after_failures=backoff.failures)
+            self.error = self.failing_since = None
+            backoff.reset()
             if not progressed:
                 self._wake.wait(self.poll_interval)
                 self._wake.clear()
+
+    def _failed(self, error: BaseException) -> None:
+        if self.error is None:
+            self.failing_since = time.monotonic()
+        self.error = error
+        if is_transient(error):
+            log.warning("projection_runner_retrying", error_class=type(error).__name__)
+        else:
+            log.exception("projection_runner_failed", error_class=type(error).__name__)
+        with self._changed:
+            self._changed.notify_all()
 
     # Work -------------------------------------------------------------------
 
@@ -137,55 +252,147 @@ class ProjectionRunner:
             )
             if not notifications:
                 # Another runner may have moved the tracking records on.
-                self.positions = tracking_positions(self.engine, [p.name for p in self.projections])
+                self.positions = tracking_positions(self.engine, self.names)
                 return False
-            events = [(n.id, self.store.mapper.to_domain_event(n), n) for n in notifications]
-            with writer(self.engine).begin() as conn:
-                reached = {p.name: self._apply_in(conn, p, start, events) for p in self.projections}
+            entries = [self._decode(n) for n in notifications]
+            try:
+                reached = self._apply_batch(self.projections, start, entries, careful=False)
+            except _HandlerFailed:
+                reached = self._apply_batch(self.projections, start, entries, careful=True)
             self.positions.update(reached)
-            last = events[-1][0]
+            self.last_progress = time.monotonic()
+            self.error = self.failing_since = None
+            last = entries[-1].position
         with self._changed:
             self._changed.notify_all()
         for listener in self.listeners:
             listener(last)
         return True
 
-    def _apply(
-        self, projection: Projection, start: int, events: list[tuple[int, Any, Notification]]
-    ) -> int:
-        with writer(self.engine).begin() as conn:
-            return self._apply_in(conn, projection, start, events)
+    def _decode(self, notification: Notification) -> Entry:
+        try:
+            event = self.store.mapper.to_domain_event(notification)
+        except Exception as error:  # an event no code can read any more: park it everywhere
+            return Entry(notification.id, notification, None, error)
+        return Entry(notification.id, notification, event)
 
-    @staticmethod
+    def _apply_batch(
+        self,
+        projections: Sequence[Projection],
+        start: int,
+        entries: Sequence[Entry],
+        *,
+        careful: bool,
+    ) -> dict[str, int]:
+        """Apply a batch to the projections in one transaction with their tracking rows.
+
+        The tracking rows are locked first (in name order), so a second runner waits and then
+        skips what this one applied. Without `careful`, the first handler failure aborts the
+        whole transaction (cheap when nothing fails); with it, each event runs in a savepoint
+        and a failure parks the event instead.
+        """
+        names = sorted(p.name for p in projections)
+        with writer(self.engine).begin() as conn:
+            current = lock_tracking(conn, names)
+            held = held_subjects(conn, names)
+            reached: dict[str, int] = {}
+            for projection in projections:
+                began = time.perf_counter()
+                position, applied = self._apply_in(
+                    conn,
+                    projection,
+                    current.get(projection.name, 0),
+                    start,
+                    entries,
+                    held.setdefault(projection.name, {}),
+                    careful=careful,
+                )
+                reached[projection.name] = position
+                for observe in self.batch_observers:
+                    observe(projection.name, time.perf_counter() - began, applied)
+        return reached
+
     def _apply_in(
+        self,
         conn: sa.Connection,
         projection: Projection,
+        current: int,
         start: int,
-        events: list[tuple[int, Any, Notification]],
-    ) -> int:
-        """Apply the events after the projection's tracking position, and advance it.
-
-        The tracking row is locked first, so a second runner waits and then skips what this
-        one applied; the caller's transaction makes rows and tracking record one unit.
-        """
-        current = select_tracking(conn, projection.name, for_update=True) or 0
+        entries: Sequence[Entry],
+        held: dict[str, int],
+        *,
+        careful: bool,
+    ) -> tuple[int, int]:
+        """Apply the events after the projection's position; returns (new position, applied)."""
         if start > current + 1:
             # The batch was read from beyond this projection's position (it was reset, e.g.
             # by a rebuild in another process): apply nothing; the caller re-reads from there.
-            return current
-        todo = [entry for entry in events if entry[0] > current]
+            return current, 0
+        todo = [entry for entry in entries if entry.position > current]
         if not todo:
-            return current
-        for position, event, stored in todo:
-            try:
-                projection.process(conn, event, position, stored)
-            except Exception as error:
-                raise ProjectionFailed(
-                    f"projection {projection.name} failed at position {position}"
-                    f" ({type(event).__name__}): {error}"
-                ) from error
-        insert_tracking(conn, Tracking(projection.name, todo[-1][0]))
-        return todo[-1][0]
+            return current, 0
+        for entry in todo:
+            subject = entry.subject
+            if subject in held:
+                self._park(conn, projection, entry, None, held_behind=held[subject])
+            elif entry.decode_error is not None:
+                self._park(conn, projection, entry, entry.decode_error)
+                held[subject] = entry.position
+            elif careful:
+                savepoint = conn.begin_nested()
+                try:
+                    projection.process(conn, entry.event, entry.position, entry.notification)
+                except Exception as error:
+                    savepoint.rollback()
+                    if is_transient(error):
+                        raise
+                    self._park(conn, projection, entry, error)
+                    held[subject] = entry.position
+                else:
+                    savepoint.commit()
+            else:
+                try:
+                    projection.process(conn, entry.event, entry.position, entry.notification)
+                except Exception as error:
+                    if is_transient(error):
+                        raise
+                    raise _HandlerFailed(projection.name, entry.position) from error
+        insert_tracking(conn, Tracking(projection.name, todo[-1].position))
+        return todo[-1].position, len(todo)
+
+    @staticmethod
+    def _park(
+        conn: sa.Connection,
+        projection: Projection,
+        entry: Entry,
+        error: BaseException | None,
+        *,
+        held_behind: int | None = None,
+    ) -> None:
+        firm = getattr(entry.event, "firm_id", None)
+        park(
+            conn,
+            projection=projection.name,
+            position=entry.position,
+            event_type=entry.event_type,
+            aggregate_id=str(entry.notification.originator_id),
+            subject_id=entry.subject,
+            firm_id=firm if isinstance(firm, str) else None,
+            error=error,
+            held_behind=held_behind,
+        )
+        if error is not None:
+            log.error(
+                "event_parked",
+                projection=projection.name,
+                position=entry.position,
+                event_type=entry.event_type,
+                aggregate_id=str(entry.notification.originator_id),
+                subject_id=entry.subject,
+                firm_id=firm,
+                error_class=type(error).__name__,
+                error=str(error)[:2000],
+            )
 
     def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
         """Apply everything recorded so far, synchronously; returns the position reached."""
@@ -195,29 +402,105 @@ class ProjectionRunner:
         return self.position
 
     def wait_for(self, position: int, timeout: float) -> None:
-        """Block until every projection has processed `position` (read-your-writes)."""
+        """Block until every projection has processed `position` (read-your-writes).
+
+        Raises ReadYourWritesTimeout when that takes longer than `timeout` (for example while
+        the database is unreachable and the runner retries).
+        """
         deadline = time.monotonic() + timeout
         with self._changed:
             while self.position < position:
-                if self.error is not None:
-                    raise ProjectionFailed(str(self.error)) from self.error
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise ReadYourWritesTimeout(f"projections did not reach position {position}")
                 self._wake.set()
                 self._changed.wait(min(remaining, self.poll_interval))
-                if self._thread is None and not self._stopping.is_set():
+                if not self.running and not self._stopping.is_set():
                     # No background thread in this process: poll the tracking records.
-                    self.positions = tracking_positions(
-                        self.engine, [p.name for p in self.projections]
-                    )
+                    self.positions = tracking_positions(self.engine, self.names)
+
+    # Parked events ------------------------------------------------------------
+
+    def parked(self, projection: str | None = None) -> list[ParkedEvent]:
+        """Events set aside, by projection and position."""
+        with self.engine.connect() as conn:
+            return parked_list(conn, projection)
+
+    def retry_parked(self, projection: str | None = None) -> RetryReport:
+        """Re-apply parked events in their original order, after a fix.
+
+        Each event runs in a savepoint with its original position; one that fails again stays
+        parked (with later events about the same subject behind it). The projection's tracking
+        row is locked meanwhile, so its runner waits.
+        """
+        report = RetryReport()
+        chosen = [p for p in self.projections if projection in (None, p.name)]
+        if projection is not None and not chosen:
+            raise ValueError(f"no projection named {projection!r}")
+        with self._step_lock:
+            for target in chosen:
+                with writer(self.engine).begin() as conn:
+                    lock_tracking(conn, [target.name])
+                    failing: dict[str, int] = {}
+                    for parked in parked_list(conn, target.name):
+                        self._retry_one(conn, target, parked, failing, report)
+        with self._changed:
+            self._changed.notify_all()
+        return report
+
+    def _retry_one(
+        self,
+        conn: sa.Connection,
+        projection: Projection,
+        parked: ParkedEvent,
+        failing: dict[str, int],
+        report: RetryReport,
+    ) -> None:
+        if parked.subject_id in failing:
+            still_failing(conn, projection.name, parked.position, None, failing[parked.subject_id])
+            report.still_parked += 1
+            return
+        notifications = self.store.recorder.select_notifications(start=parked.position, limit=1)
+        if not notifications or notifications[0].id != parked.position:
+            raise LookupError(f"no stored event at position {parked.position}")
+        entry = self._decode(notifications[0])
+        error = entry.decode_error
+        if error is None:
+            savepoint = conn.begin_nested()
+            try:
+                projection.process(conn, entry.event, entry.position, entry.notification)
+            except Exception as failure:
+                savepoint.rollback()
+                if is_transient(failure):
+                    raise
+                error = failure
+            else:
+                savepoint.commit()
+        if error is None:
+            unpark(conn, projection.name, parked.position)
+            report.applied += 1
+            log.info("parked_event_applied", projection=projection.name, position=parked.position)
+            return
+        still_failing(conn, projection.name, parked.position, error, None)
+        failing[parked.subject_id] = parked.position
+        report.still_parked += 1
+        log.error(
+            "parked_event_failed_again",
+            projection=projection.name,
+            position=parked.position,
+            error_class=type(error).__name__,
+            error=str(error)[:2000],
+        )
+
+    # Rebuild ------------------------------------------------------------------
 
     def rebuild(self, projection: Projection, on_batch: Callable[[int], None] | None = None) -> int:
-        """Drop a projection's rows and tracking record and replay it from position 0."""
+        """Drop a projection's rows, parked events and tracking record; replay from position 0."""
         with self._step_lock:
             with writer(self.engine).begin() as conn:
                 select_tracking(conn, projection.name, for_update=True)
                 projection.clear(conn)
+                clear_parked(conn, projection.name)
                 conn.execute(
                     sa.update(tracking)
                     .where(tracking.c.application_name == projection.name)
@@ -231,9 +514,46 @@ class ProjectionRunner:
                 )
                 if not notifications:
                     break
-                events = [(n.id, self.store.mapper.to_domain_event(n), n) for n in notifications]
-                position = self._apply(projection, position + 1, events)
+                entries = [self._decode(n) for n in notifications]
+                try:
+                    reached = self._apply_batch([projection], position + 1, entries, careful=False)
+                except _HandlerFailed:
+                    reached = self._apply_batch([projection], position + 1, entries, careful=True)
+                position = reached[projection.name]
                 self.positions[projection.name] = position
                 if on_batch is not None:
                     on_batch(position)
             return position
+
+
+@dataclass
+class RetryReport:
+    """What a retry of parked events did."""
+
+    applied: int = 0
+    still_parked: int = 0
+
+
+def lock_tracking(conn: sa.Connection, names: Sequence[str]) -> dict[str, int]:
+    """Lock the named tracking rows (in name order) and return their positions."""
+    query = (
+        sa.select(tracking.c.application_name, tracking.c.notification_id)
+        .where(tracking.c.application_name.in_(sorted(names)))
+        .order_by(tracking.c.application_name)
+        .with_for_update()
+    )
+    return {str(name): int(pos) for name, pos in conn.execute(query).all()}
+
+
+def parked_counts(engine: sa.Engine) -> dict[str, int]:
+    """Projection name → number of parked events, as the database says (any process)."""
+    with engine.connect() as conn:
+        return parked_counts_in(conn)
+
+
+def parked_positions(engine: sa.Engine, positions: Sequence[int]) -> list[int]:
+    """Which of these positions some projection has parked."""
+    if not positions:
+        return []
+    with engine.connect() as conn:
+        return parked_among(conn, positions)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from domain import access
 from domain.actor import acting_as
 from resolvers.billing import BillingLoaders
-from resolvers.errors import forbidden, unauthenticated
+from resolvers.errors import forbidden, recorded_not_projected, unauthenticated
 from resolvers.loaders import Loaders
 from resolvers.pages import PageLoaders
 from resolvers.viewer import Viewer
@@ -62,7 +62,7 @@ class Ports(Protocol):
         self, limits: dict[str, int | None]
     ) -> dict[str, ChainVerification]: ...
 
-    def wait_for(self, position: int | None) -> None: ...
+    def wait_for(self, position: int | None, positions: Sequence[int] = ()) -> list[int]: ...
 
 
 @dataclass
@@ -130,14 +130,22 @@ class RequestContext:
     # Commands -----------------------------------------------------------------
 
     async def execute(self, viewer: Viewer, command: Callable[[], T]) -> T:
-        """Run a command as the viewer, then wait until the read models include it."""
+        """Run a command as the viewer, then wait until the read models include it.
 
-        def work() -> T:
+        If a read model parked one of the command's events (see projections.parked), the change
+        is recorded but cannot be shown: a top-level RECORDED_NOT_PROJECTED error says so.
+        """
+
+        def work() -> tuple[T, list[int]]:
             with acting_as(viewer.actor, viewer.firm_id, viewer.role):
                 result = command()
-            self.ports.wait_for(getattr(result, "position", None))
-            return result
+            parked = self.ports.wait_for(
+                getattr(result, "position", None), getattr(result, "positions", ())
+            )
+            return result, parked
 
-        result = await anyio.to_thread.run_sync(work)
+        result, parked = await anyio.to_thread.run_sync(work)
+        if parked:
+            raise recorded_not_projected(parked[0])
         self.forget_loaded()
         return result

@@ -22,3 +22,12 @@ def bad_input(message: str, argument: str | None = None) -> GraphQLError:
 
 def unavailable(message: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "SERVICE_UNAVAILABLE"})
+
+
+def recorded_not_projected(position: int) -> GraphQLError:
+    """The change was saved, but a read model parked its event instead of applying it."""
+    return GraphQLError(
+        f"the change was recorded at position {position}, but a read model could not apply it; "
+        "it is parked for an operator to retry and will show once it is applied",
+        extensions={"code": "RECORDED_NOT_PROJECTED", "position": position},
+    )

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 from domain.actor import Actor, ActorKind, acting_as
 from domain.values import ClientType, StaffRole
 from infra.container import Container
-from infra.runner import ProjectionFailed, ProjectionRunner, tracking_positions
+from infra.runner import ProjectionRunner, parked_counts, parked_positions, tracking_positions
 from infra.settings import Settings
 from projections.base import Projection
+from projections.parked import parked_events
 from projections.registry import all_projections
 from projections.tables import activity, clients, comments, metadata, tracking
 
@@ -80,9 +83,14 @@ def make_history(container: Container, prefix: str = "") -> dict[str, UUID]:
                 key=f"{prefix}register-{name}",
             )
             ids[name] = UUID(outcome.ids["client_id"])
-        # The retried registration replays and records nothing.
+        # The retried registration (same key, same input) replays and records nothing.
         svc.register_client(
-            name=f"{prefix}Acme", client_type=ClientType.COMPANY, key=f"{prefix}register-Acme"
+            name=f"{prefix}Acme",
+            client_type=ClientType.COMPANY,
+            tags=["vip", "acme"],
+            address={"line1": "1 Acme Road", "city": "Leeds", "country": "GB"},
+            custom_fields=[("ref", "AC-1")],
+            key=f"{prefix}register-Acme",
         )
         acme, globex, initech = ids["Acme"], ids["Globex"], ids["Initech"]
         jane = svc.link_contact(
@@ -197,7 +205,8 @@ def test_registry_covers_every_read_model_table() -> None:
     assert len(names) == len(set(names))
     owned = [table.name for p in projections for table in p.tables]
     assert len(owned) == len(set(owned))
-    read_models = [t for t in metadata.tables if t.startswith("rm_") and t != tracking.name]
+    bookkeeping = (tracking.name, parked_events.name)
+    read_models = [t for t in metadata.tables if t.startswith("rm_") and t not in bookkeeping]
     assert sorted(owned) == sorted(read_models)
     assert set(HISTORY_COUNTS) <= set(owned)
 
@@ -350,80 +359,110 @@ def test_runners_starting_together_on_a_fresh_database(
     assert positions_of(idle) == dict.fromkeys(PROJECTION_NAMES, 0)
 
 
-def test_a_failing_projection_rolls_back_and_keeps_its_position(
+def test_a_failing_event_is_parked_and_everything_else_goes_on(
     idle: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_history(idle)
     runner = idle.runner
     runner.catch_up()
-    baseline = idle.store.head()
-    before = dump(idle.engine, runner.projections)
     by_name = {p.name: p for p in runner.projections}
-    profile, comments_projection = by_name["client_profile"], by_name["comments"]
-    assert runner.projections[0] is profile
-    assert PROJECTION_NAMES.index("comments") > 0  # a projection before it has work to do
+    profile = by_name["client_profile"]
 
     with owner():
         late = idle.service.register_client(name="Late Ltd", client_type=ClientType.COMPANY)
         late_id = UUID(late.ids["client_id"])
         held = idle.service.put_client_on_hold(late_id, reason="late")
         commented = idle.service.add_comment(late_id, "Too late.")
+        renamed = idle.service.update_client_details(late_id, name="Later Ltd")
+    with owner(ZOE, OTHER_FIRM):
+        other = idle.service.register_client(name="Other Co", client_type=ClientType.COMPANY)
     head = idle.store.head()
-    assert late.position is not None and late.position > baseline
-    assert head == commented.position
+    assert held.position is not None and commented.position is not None
+    assert renamed.position is not None
 
     def boom(*_: Any) -> None:
         raise RuntimeError("boom")
 
-    # The first projection fails at the hold, after the registration in the same batch.
+    # The profile projection cannot apply the hold: that event is parked, the later events
+    # about the same client wait behind it, and everything else is applied.
     monkeypatch.setattr(profile, "client_put_on_hold", boom)
-    with pytest.raises(ProjectionFailed) as failed:
-        runner.step()
-    assert str(failed.value) == (
-        f"projection client_profile failed at position {held.position} (ClientPutOnHold): boom"
-    )
-    assert isinstance(failed.value.__cause__, RuntimeError)
-    assert positions_of(idle) == dict.fromkeys(PROJECTION_NAMES, baseline)
-    assert runner.positions == dict.fromkeys(PROJECTION_NAMES, baseline)
-    assert dump(idle.engine, runner.projections) == before  # "Late Ltd" was rolled back too
-    with pytest.raises(ProjectionFailed):
-        runner.catch_up()
-    assert dump(idle.engine, runner.projections) == before
-    monkeypatch.undo()
-
-    # A later projection fails: the batch is one transaction, so the projections before it
-    # roll back too, and every read model stays where it was.
-    monkeypatch.setattr(comments_projection, "comment_added", boom)
-    with pytest.raises(ProjectionFailed) as failed_comment:
-        runner.step()
-    assert str(failed_comment.value) == (
-        f"projection comments failed at position {commented.position} (CommentAdded): boom"
-    )
-    assert positions_of(idle) == dict.fromkeys(PROJECTION_NAMES, baseline)
-    assert runner.position == baseline
-    assert dump(idle.engine, runner.projections) == before
-    monkeypatch.undo()
-
-    # Fixed: every projection applies the batch, together.
     assert runner.step() is True
     assert runner.step() is False
     assert positions_of(idle) == dict.fromkeys(PROJECTION_NAMES, head)
+    parked = runner.parked()
+    assert [(p.projection, p.position, p.event_type, p.held_behind) for p in parked] == [
+        ("client_profile", held.position, "ClientPutOnHold", None),
+        ("client_profile", commented.position, "CommentAdded", held.position),
+        ("client_profile", renamed.position, "ClientDetailsUpdated", held.position),
+    ]
+    first = parked[0]
+    assert (first.error_class, first.error_message) == ("RuntimeError", "boom")
+    assert first.subject_id == str(late_id) and first.firm_id == FIRM and first.attempts == 1
+    assert parked_counts(idle.engine) == {"client_profile": 3}
+    with idle.engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(sa.select(clients))}
+        comment_bodies = [r.body for r in conn.execute(sa.select(comments))]
+    # The client stays as it was before the failing event: stale, not half-applied.
+    assert rows[str(late_id)].name == "Late Ltd"
+    assert rows[str(other.ids["client_id"])].name == "Other Co"  # another firm goes on
+    assert "Too late." in comment_bodies  # other projections applied the same events
+    assert parked_positions(idle.engine, [late.position or 0, commented.position]) == [
+        commented.position
+    ]
+
+    # Retrying while still broken keeps them parked, in order, and counts the attempt.
+    report = runner.retry_parked("client_profile")
+    assert (report.applied, report.still_parked) == (0, 3)
+    assert [(p.position, p.attempts) for p in runner.parked()] == [
+        (held.position, 2),
+        (commented.position, 2),
+        (renamed.position, 2),
+    ]
+
+    # Fixed: the retry applies them in their original order, and equals a rebuild.
+    monkeypatch.undo()
+    report = runner.retry_parked()
+    assert (report.applied, report.still_parked) == (3, 0)
+    assert runner.parked() == []
     done = dump(idle.engine, runner.projections)
-    assert len(done["rm_clients"]) == len(before["rm_clients"]) + 1
-    assert len(done["rm_activity"]) == len(before["rm_activity"]) + 3
-    assert len(done["rm_comments"]) == len(before["rm_comments"]) + 1
+    with idle.engine.connect() as conn:
+        late_row = conn.execute(sa.select(clients).where(clients.c.id == str(late_id))).one()
+    assert late_row.name == "Later Ltd"
     for projection in all_projections():
         runner.rebuild(projection)
     assert dump(idle.engine, runner.projections) == done
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_failure_in_the_background_runner_surfaces_in_wait_for(
+def test_an_event_that_cannot_be_decoded_is_parked_for_every_projection(
+    idle: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with owner():
+        ok = idle.service.register_client(name="Acme", client_type=ClientType.COMPANY)
+        acme = UUID(ok.ids["client_id"])
+        bad = idle.service.add_comment(acme, "unreadable")
+        after = idle.service.register_client(name="Beta", client_type=ClientType.COMPANY)
+    real = idle.store.mapper.to_domain_event
+
+    def decode(notification: Any) -> Any:
+        if notification.id == bad.position:
+            raise ValueError("unknown topic")
+        return real(notification)
+
+    monkeypatch.setattr(idle.store.mapper, "to_domain_event", decode)
+    idle.runner.catch_up()
+    assert idle.runner.position == after.position
+    assert parked_counts(idle.engine) == dict.fromkeys(PROJECTION_NAMES, 1)
+    monkeypatch.undo()
+    assert idle.runner.retry_parked().applied == len(PROJECTION_NAMES)
+    assert parked_counts(idle.engine) == {}
+
+
+def test_a_failure_in_the_background_runner_parks_and_wait_for_returns(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with owner():
         ok = container.service.register_client(name="Acme", client_type=ClientType.COMPANY)
-    container.wait_for(ok.position)
+    assert container.wait_for(ok.position, ok.positions) == []
     (comments_projection,) = [p for p in container.runner.projections if p.name == "comments"]
 
     def boom(*_: Any) -> None:
@@ -433,10 +472,51 @@ def test_a_failure_in_the_background_runner_surfaces_in_wait_for(
     with owner():
         failing = container.service.add_comment(UUID(ok.ids["client_id"]), "Hello")
     assert failing.position is not None
-    with pytest.raises(ProjectionFailed) as failed:
-        container.wait_for(failing.position)
-    assert f"projection comments failed at position {failing.position}" in str(failed.value)
-    assert positions_of(container)["comments"] == ok.position
+    assert container.wait_for(failing.position, failing.positions) == [failing.position]
+    assert positions_of(container)["comments"] == failing.position
+    assert container.runner.alive
+    # Another client of another firm is projected right after.
+    with owner(ZOE, OTHER_FIRM):
+        later = container.service.register_client(name="Fine Co", client_type=ClientType.COMPANY)
+    assert container.wait_for(later.position, later.positions) == []
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_the_runner_retries_transient_errors_and_its_supervisor_restarts_it(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = container.runner
+    real_step = runner.step
+    failures: list[int] = []
+
+    def flaky() -> bool:
+        if len(failures) < 3:
+            failures.append(1)
+            lost = psycopg.OperationalError("server closed the connection unexpectedly")
+            raise sa.exc.OperationalError("SELECT 1", {}, lost)
+        return real_step()
+
+    monkeypatch.setattr(runner, "step", flaky)
+    with owner():
+        ok = container.service.register_client(name="Acme", client_type=ClientType.COMPANY)
+    assert container.wait_for(ok.position) == []
+    assert len(failures) == 3 and runner.error is None and runner.alive
+
+    # A thread that dies anyway is replaced by the supervisor.
+    def die() -> bool:
+        raise SystemExit("the thread dies")
+
+    monkeypatch.setattr(runner, "step", die)
+    runner.wake()
+    deadline = time.monotonic() + 10
+    while runner.restarts == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner.restarts >= 1
+    monkeypatch.setattr(runner, "step", real_step)
+    with owner():
+        again = container.service.register_client(name="Beta", client_type=ClientType.COMPANY)
+    assert container.wait_for(again.position) == []
+    assert runner.alive
 
 
 # The activity history ----------------------------------------------------------------
