@@ -334,7 +334,8 @@ class ProjectionRunner:
         for entry in todo:
             subject = entry.subject
             if subject in held:
-                self._park(conn, projection, entry, None, held_behind=held[subject])
+                if entry.event is None or projection.concerns(entry.event):
+                    self._park(conn, projection, entry, None, held_behind=held[subject])
             elif entry.decode_error is not None:
                 self._park(conn, projection, entry, entry.decode_error)
                 held[subject] = entry.position

@@ -69,6 +69,17 @@ class Projection(ABC):
         if method is not None:
             getattr(self, method)(conn, event, position)
 
+    def concerns(self, event: Any) -> bool:
+        """Whether this projection does anything with the event.
+
+        Projections that override `process` may use any event; the others only the event
+        classes they have handlers for. (The runner parks an event held behind a parked one
+        only for projections it concerns.)
+        """
+        if type(self).process is not Projection.process:
+            return True
+        return type(event) in self._handlers
+
     def clear(self, conn: sa.Connection) -> None:
         """Delete every row this projection wrote (before a rebuild)."""
         for table in reversed(self.tables):

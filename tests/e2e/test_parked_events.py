@@ -1,0 +1,101 @@
+"""Fault test: a projection made to fail on one event type parks those events; every other
+firm, client and read model goes on; the mutation says RECORDED_NOT_PROJECTED; an operator
+lists and retries the parked events from the CLI, and the result equals a rebuild.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from infra.cli import app as cli
+from projections.registry import all_projections
+from tests.e2e.conftest import Api
+from tests.e2e.test_api_support import COMMENT, REGISTER, mutate
+
+FIRM_B = "firm-b"
+CLIENT_COMMENTS = """query($id: ID!) { client(id: $id) { id name
+  overview { latestComments { body } } } }"""
+
+
+def dump(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every read-model table's rows, sorted (volatile columns kept: rebuilds are exact)."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as conn:
+        for projection in all_projections():
+            for table in projection.tables:
+                rows = conn.execute(sa.select(table)).all()
+                found[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    return found
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+async def test_a_failing_projection_parks_one_event_type_and_the_rest_goes_on(
+    api: Api, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container = api.container
+    acme = (await mutate(api, REGISTER, "registerClient", name="Acme", type="COMPANY"))["client"]
+    (comments,) = [p for p in container.runner.projections if p.name == "comments"]
+
+    def boom(*_: Any) -> None:
+        raise RuntimeError("comments cannot be stored today")
+
+    monkeypatch.setattr(comments, "comment_added", boom)
+    answer = await api.gql(COMMENT, {"input": {"clientId": acme["id"], "body": "Called"}})
+    assert answer["data"] is None  # addComment is non-null: the error nulls the response
+    (error,) = answer["errors"]
+    assert error["extensions"]["code"] == "RECORDED_NOT_PROJECTED"
+    position = error["extensions"]["position"]
+    assert position == container.store.head()
+    assert "comments cannot be stored" not in str(answer)  # the detail is for operators
+
+    # Another firm's registration and later changes to the same client that this projection
+    # does not use are read-your-writes visible.
+    other = (
+        await mutate(api, REGISTER, "registerClient", firm=FIRM_B, name="Beta", type="COMPANY")
+    )["client"]
+    assert other["name"] == "Beta"
+    renamed = await api.gql(
+        """mutation($id: ID!) { updateClientDetails(input: {clientId: $id, name: "Acme Ltd"}) {
+          ... on ClientPayload { client { name } } } }""",
+        {"id": acme["id"]},
+    )
+    assert renamed["data"]["updateClientDetails"]["client"]["name"] == "Acme Ltd"
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["parked"] == {"comments": 1}
+    assert "cannot be stored" not in ready.text
+
+    env = {"DOSSIER_DATABASE_URL": database_url, "DOSSIER_JWT_SECRET": "x" * 40}
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["projections", "parked"], env=env, terminal_width=300)
+    assert listed.exit_code == 0, listed.output
+    assert "1 parked event(s)" in flat(listed.output)
+    assert f"comments │ {position} │ CommentAdded" in flat(listed.output)
+    assert "RuntimeError: comments cannot be stored today" in flat(listed.output)
+
+    # Still broken: the retry keeps it parked and says so.
+    again = runner.invoke(cli, ["projections", "retry", "--projection", "comments"], env=env)
+    assert again.exit_code == 1, again.output
+    assert "Applied 0 parked event(s); 1 still parked." in flat(again.output)
+
+    # Fixed: the retry applies it, the comment shows, and the read models equal a rebuild.
+    monkeypatch.undo()
+    fixed = runner.invoke(cli, ["projections", "retry"], env=env)
+    assert fixed.exit_code == 0, fixed.output
+    assert "Applied 1 parked event(s); 0 still parked." in flat(fixed.output)
+    shown = await api.gql(CLIENT_COMMENTS, {"id": acme["id"]})
+    assert shown["data"]["client"]["overview"]["latestComments"] == [{"body": "Called"}]
+    assert (await api.client.get("/readyz")).json()["parked"] == {}
+    before = dump(container.engine)
+    for projection in container.runner.projections:
+        container.runner.rebuild(projection)
+    assert dump(container.engine) == before
+    unknown = runner.invoke(cli, ["projections", "retry", "-p", "nope"], env=env)
+    assert unknown.exit_code == 2
