@@ -23,10 +23,9 @@ from graphql import (
 )
 
 SCHEMA_FILE = Path("schema/schema.graphql")
-# The team's shared whole-profile query, beside the project (no copy to drift from it).
-PROFILE_FILE = (
-    Path(__file__).resolve().parent.parent.parent / "shared" / "bench" / "profile.graphql"
-)
+# The whole-profile query a client app sends (tests/test_contract.py keeps it equal to the
+# team's reference copy when that is present).
+PROFILE_FILE = Path(__file__).resolve().parent / "profile.graphql"
 
 
 def load_schema(path: Path = SCHEMA_FILE) -> GraphQLSchema:
@@ -35,7 +34,7 @@ def load_schema(path: Path = SCHEMA_FILE) -> GraphQLSchema:
 
 def profile_source() -> str:
     if not PROFILE_FILE.exists():
-        raise FileNotFoundError(f"the shared profile query is missing: {PROFILE_FILE}")
+        raise FileNotFoundError(f"the profile query is missing: {PROFILE_FILE}")
     return PROFILE_FILE.read_text()
 
 
