@@ -1,15 +1,32 @@
-"""One database URL for both the event store (eventsourcing) and the read models."""
+"""One database URL for both the event store (eventsourcing) and the read models.
+
+Every connection gets the same bounded waits, from one setting (`DOSSIER_DB_TIMEOUT`,
+`DatabaseConfig.timeout`): connecting, a statement, a lock, a free pooled connection, and
+(PostgreSQL) TCP keepalives so that a silently dropped connection is noticed. A failed
+connect also opens a short circuit on the read-model engine: for `CIRCUIT_SECONDS` further
+connects fail at once, so a request and its neighbours do not each wait out the timeout.
+"""
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import sqlalchemy as sa
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.utils import Environment, EnvType
 
-SQLITE_LOCK_TIMEOUT_SECONDS = 30
+from infra.db_errors import DatabaseUnavailable, is_connectivity
+
+DEFAULT_TIMEOUT_SECONDS = 5.0
+MIN_CONNECT_TIMEOUT_SECONDS = 2  # psycopg's floor for connect_timeout
+CIRCUIT_SECONDS = 1.0
+CLIENT_TIMEOUT_KEY = "POSTGRES_CLIENT_TIMEOUT"
 
 
 @dataclass(frozen=True)
@@ -25,16 +42,18 @@ class DatabaseConfig:
     password: str | None = None
     dbname: str | None = None
     schema: str | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    """Seconds any single database wait may take (DOSSIER_DB_TIMEOUT)."""
 
     @classmethod
-    def parse(cls, url: str) -> DatabaseConfig:
+    def parse(cls, url: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> DatabaseConfig:
         parts = urlsplit(url)
         scheme = parts.scheme.split("+")[0]
         if scheme == "sqlite":
             path = url.split(":///", 1)[1] if ":///" in url else ""
             if not path or path == ":memory:":
                 raise ValueError("the SQLite store needs a file path: sqlite:///path/to/file.db")
-            return cls(url=url, backend="sqlite", sqlite_path=path)
+            return cls(url=url, backend="sqlite", sqlite_path=path, timeout=timeout)
         if scheme in ("postgresql", "postgres"):
             query = parse_qs(parts.query)
             return cls(
@@ -46,12 +65,48 @@ class DatabaseConfig:
                 password=unquote(parts.password) if parts.password else "",
                 dbname=parts.path.lstrip("/") or "postgres",
                 schema=query.get("schema", [None])[0],
+                timeout=timeout,
             )
         raise ValueError(f"unsupported database URL: {url}")
 
     @property
     def is_postgres(self) -> bool:
         return self.backend == "postgresql"
+
+    # Timeouts -------------------------------------------------------------------
+
+    @property
+    def connect_timeout(self) -> int:
+        """Whole seconds allowed to open a connection (psycopg rounds, with a 2 s floor)."""
+        return max(MIN_CONNECT_TIMEOUT_SECONDS, math.ceil(self.timeout))
+
+    @property
+    def idle_in_transaction_timeout(self) -> int:
+        """Whole seconds the server keeps a transaction whose client went quiet."""
+        return max(5, math.ceil(2 * self.timeout))
+
+    def libpq_params(self, *, search_path: bool = True) -> dict[str, Any]:
+        """Connection parameters bounding every wait on a PostgreSQL connection."""
+        millis = max(1, round(self.timeout * 1000))
+        options = [
+            f"-c statement_timeout={millis}",
+            f"-c lock_timeout={millis}",
+            f"-c idle_in_transaction_session_timeout={self.idle_in_transaction_timeout * 1000}",
+        ]
+        if search_path and self.schema:
+            options.insert(0, f"-c search_path={self.schema}")
+        idle = max(1, math.ceil(self.timeout))
+        return {
+            "connect_timeout": self.connect_timeout,
+            "options": " ".join(options),
+            # A peer that vanished without closing: probes after `idle` quiet seconds, and
+            # unacknowledged data or probes for that long plus three more end the connection.
+            "keepalives": 1,
+            "keepalives_idle": idle,
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+            "tcp_user_timeout": (idle + 3) * 1000,
+        }
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's settings for this database."""
@@ -62,11 +117,11 @@ class DatabaseConfig:
             env.update(
                 PERSISTENCE_MODULE="eventsourcing.sqlite",
                 SQLITE_DBNAME=self.sqlite_path,
-                SQLITE_LOCK_TIMEOUT=str(SQLITE_LOCK_TIMEOUT_SECONDS),
+                SQLITE_LOCK_TIMEOUT=str(max(1, math.ceil(self.timeout))),
             )
         else:
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.postgres",
+                PERSISTENCE_MODULE=f"{__name__}:{TimedPostgresFactory.__name__}",
                 POSTGRES_DBNAME=self.dbname or "postgres",
                 POSTGRES_HOST=self.host or "127.0.0.1",
                 POSTGRES_PORT=str(self.port or 5432),
@@ -74,6 +129,12 @@ class DatabaseConfig:
                 POSTGRES_PASSWORD=self.password or "",
                 POSTGRES_POOL_SIZE="10",
                 POSTGRES_MAX_OVERFLOW="10",
+                # The pool's wait for a connection; new connections get libpq_params().
+                POSTGRES_CONNECT_TIMEOUT=str(max(1, math.ceil(self.timeout))),
+                POSTGRES_LOCK_TIMEOUT=str(max(1, math.ceil(self.timeout))),
+                POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT=str(self.idle_in_transaction_timeout),
+                POSTGRES_PRE_PING="y",
+                **{CLIENT_TIMEOUT_KEY: repr(self.timeout)},
             )
             if self.schema:
                 env["POSTGRES_SCHEMA"] = self.schema
@@ -104,9 +165,10 @@ def create_engine(config: DatabaseConfig) -> sa.Engine:
         Path(config.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             config.sqlalchemy_url(),
-            connect_args={"check_same_thread": False, "timeout": SQLITE_LOCK_TIMEOUT_SECONDS},
+            connect_args={"check_same_thread": False, "timeout": config.timeout},
             pool_size=8,
             max_overflow=8,
+            pool_timeout=config.timeout,
             poolclass=sa.pool.QueuePool,
         )
 
@@ -118,7 +180,7 @@ def create_engine(config: DatabaseConfig) -> sa.Engine:
             # WAL with synchronous=NORMAL cannot corrupt the file; a power cut may lose the last
             # commits, which for read models are re-projected from their tracking position.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_LOCK_TIMEOUT_SECONDS * 1000}")
+            cursor.execute(f"PRAGMA busy_timeout={max(1, round(config.timeout * 1000))}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -129,16 +191,74 @@ def create_engine(config: DatabaseConfig) -> sa.Engine:
 
         return engine
 
-    connect_args: dict[str, Any] = {}
-    if config.schema:
-        connect_args["options"] = f"-csearch_path={config.schema}"
-    return sa.create_engine(
+    engine = sa.create_engine(
         config.sqlalchemy_url(),
-        connect_args=connect_args,
+        connect_args=config.libpq_params(),
         pool_size=10,
         max_overflow=10,
+        pool_timeout=config.timeout,
         pool_pre_ping=True,
     )
+    circuit = ConnectCircuit()
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _do_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        circuit.check()
+        try:
+            connection = dialect.connect(*cargs, **cparams)
+        except Exception as error:
+            if is_connectivity(error):
+                circuit.trip()
+            raise
+        circuit.reset()
+        return connection
+
+    return engine
+
+
+class ConnectCircuit:
+    """Remembers a failed connect for a moment, so the next ones fail at once (thread-safe)."""
+
+    def __init__(self, hold: float = CIRCUIT_SECONDS) -> None:
+        self.hold = hold
+        self._lock = threading.Lock()
+        self._open_until = 0.0
+
+    def check(self) -> None:
+        """Raise DatabaseUnavailable while a recent connect failure is remembered."""
+        with self._lock:
+            open_until = self._open_until
+        if time.monotonic() < open_until:
+            raise DatabaseUnavailable("the database could not be reached moments ago")
+
+    def trip(self) -> None:
+        with self._lock:
+            self._open_until = time.monotonic() + self.hold
+
+    def reset(self) -> None:
+        with self._lock:
+            self._open_until = 0.0
+
+
+class TimedPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL persistence, with DatabaseConfig's waits on every connection.
+
+    The library reads a connect timeout only for its pool's wait; this also gives each new
+    connection (including the pool's background reconnects) the libpq connect timeout,
+    statement and lock timeouts and keepalives, and makes a pool that lost its connections
+    give up on a reconnect series quickly enough to try afresh soon after the database is
+    back (psycopg_pool otherwise backs off for up to five minutes).
+    """
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        raw = self.env.get(CLIENT_TIMEOUT_KEY)
+        timeout = float(raw) if raw else DEFAULT_TIMEOUT_SECONDS
+        config = DatabaseConfig(url="", backend="postgresql", timeout=timeout)
+        pool = self.datastore.pool
+        if isinstance(pool.kwargs, dict):
+            pool.kwargs.update(config.libpq_params(search_path=False))
+        pool.reconnect_timeout = max(10.0, 4 * config.connect_timeout)
 
 
 def writer(engine: sa.Engine) -> sa.Engine:
@@ -159,5 +279,6 @@ def ensure_schema(config: DatabaseConfig) -> None:
         password=config.password or None,
         dbname=config.dbname,
         autocommit=True,
+        **config.libpq_params(search_path=False),
     ) as conn:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{config.schema}"')

@@ -8,15 +8,21 @@ Both take the bearer token of the GraphQL API and apply its visibility rules: a 
 another firm, or one an agent or watcher is not assigned to, is a 404. An export is fixed by
 its `through` position (query parameter; by default the chain's current position, sent back
 in X-Dossier-Through-Position), so the manifest of the same `through` covers the same bytes.
+
+While the database is unavailable (or the read models cannot catch up with `through` in
+time) both answer 503 with Retry-After and no detail; the detail is logged.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
 import sqlalchemy as sa
+import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -24,16 +30,51 @@ from starlette.routing import Route
 from infra.audit import FORMATS, AuditStore, ExportError, Signer, build_manifest
 from infra.auth import AuthError, TokenIssuer
 from infra.container import Container
+from infra.db_errors import is_transient
+from infra.runner import ReadYourWritesTimeout
 from projections.tables import clients
 from resolvers.ids import uuid_of
+from resolvers.unavailable import RETRY_AFTER_SECONDS
 from resolvers.viewer import Viewer
 from resolvers.visibility import visible_clients
 
 MEDIA_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
+log = structlog.get_logger(__name__)
+
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _unavailable() -> JSONResponse:
+    return JSONResponse(
+        {"error": "the database is unavailable at the moment; try again shortly"},
+        status_code=503,
+        headers={"retry-after": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def unavailable_as_503(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Answer 503 + Retry-After (and log the detail) when the database is unavailable."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception as error:
+            if not (is_transient(error) or isinstance(error, ReadYourWritesTimeout)):
+                raise
+            log.warning(
+                "database_unavailable",
+                where="export",
+                error_class=type(error).__name__,
+                detail=str(error)[:1000],
+            )
+            return _unavailable()
+
+    return guarded
 
 
 class ExportEndpoint:
@@ -45,8 +86,16 @@ class ExportEndpoint:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/export/clients/{client_id}.{fmt}", self.export, methods=["GET"]),
-            Route("/export/clients/{client_id}.{fmt}/manifest", self.manifest, methods=["GET"]),
+            Route(
+                "/export/clients/{client_id}.{fmt}",
+                unavailable_as_503(self.export),
+                methods=["GET"],
+            ),
+            Route(
+                "/export/clients/{client_id}.{fmt}/manifest",
+                unavailable_as_503(self.manifest),
+                methods=["GET"],
+            ),
         ]
 
     # Checks -------------------------------------------------------------------
@@ -109,8 +158,11 @@ class ExportEndpoint:
             )
         except ExportError:
             return _error(404, "no such client")
+        # The first chunk is read before the response starts, so that a database outage at
+        # the start is still a 503 (once streaming, a failure can only cut the body short).
+        first = await anyio.to_thread.run_sync(next, chunks, b"")
         return StreamingResponse(
-            chunks,
+            itertools.chain([first], chunks),
             media_type=MEDIA_TYPES[fmt],
             headers={
                 "content-disposition": f'attachment; filename="client-{client_id}.{fmt}"',

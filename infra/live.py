@@ -10,12 +10,17 @@ costs one read and never an entry.
   server process sees events projected by any other.
 - Safety net (and SQLite with projections in another process): the same thread polls the
   activity projection's tracking position once per `poll_interval`.
+- The database may go away: the LISTEN connection has the configured timeouts and keepalives,
+  and a lost connection (or a failed poll) is re-established with capped backoff. Every
+  (re)connection wakes all subscribers, who re-read from their own last position: whatever was
+  notified while nobody listened is read then, and nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +33,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 
 from infra.database import DatabaseConfig
+from infra.db_errors import is_transient
 from infra.settings import LiveOptions
 from projections.tables import tracking
 
@@ -35,6 +41,14 @@ log = structlog.get_logger(__name__)
 
 CHANNEL = "dossier_activity"
 ACTIVITY_PROJECTION = "activity"
+RECONNECT_FIRST_DELAY = 0.1
+RECONNECT_MAX_DELAY = 5.0
+
+
+def reconnect_delay(failures: int) -> float:
+    """Capped exponential backoff with jitter before reconnect attempt number `failures`."""
+    delay = min(RECONNECT_MAX_DELAY, RECONNECT_FIRST_DELAY * 2.0 ** max(0, failures - 1))
+    return delay * random.uniform(0.5, 1.0)
 
 
 def channel_for(config: DatabaseConfig) -> str:
@@ -159,18 +173,37 @@ class ActivityFanout:
             self.publish(position)
 
     def _watch(self) -> None:
+        failures = 0
         while not self._stopping.is_set():
             try:
                 if self.config.is_postgres:
-                    self._listen()
+                    self._listen(failures)
                 else:
                     self._poll()
+                    if failures:
+                        log.info("live_watcher_recovered", after_failures=failures)
+                    failures = 0
                     self._stopping.wait(self.options.poll_interval)
-            except Exception:
-                log.warning("live_watcher_failed", exc_info=True)
-                self._stopping.wait(self.options.poll_interval)
+            except Exception as error:
+                # A session that was established and then lost starts the backoff afresh.
+                failures = 1 if self._established else failures + 1
+                self._established = False
+                delay = reconnect_delay(failures)
+                if is_transient(error):
+                    log.warning(
+                        "live_watcher_disconnected",
+                        error_class=type(error).__name__,
+                        failures=failures,
+                        retry_in=round(delay, 2),
+                    )
+                else:
+                    log.warning("live_watcher_failed", failures=failures, exc_info=True)
+                self._stopping.wait(delay)
 
-    def _listen(self) -> None:
+    _established = False
+    """Whether the current LISTEN session got as far as listening."""
+
+    def _listen(self, failures: int = 0) -> None:
         import psycopg
         from psycopg import sql
 
@@ -182,11 +215,15 @@ class ActivityFanout:
             password=config.password or None,
             dbname=config.dbname,
             autocommit=True,
-            connect_timeout=10,
+            **config.libpq_params(search_path=False),
         ) as conn:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-            # Anything projected while we were not listening.
+            # Anything projected while we were not listening: wake every subscriber, who reads
+            # on from its own last position (a wake-up with nothing new costs one read).
             self.publish(max(self.projected_position(), self._published))
+            self._established = True
+            if failures:
+                log.info("live_listen_restored", after_failures=failures)
             polled = time.monotonic()
             while not self._stopping.is_set():
                 for notify in conn.notifies(timeout=min(1.0, self.options.poll_interval)):

@@ -6,6 +6,10 @@ such as `overdue` depend on it), and stamped with the read models' position when
 computed. A hit requires the same stamp now, so anything projected since, from any process,
 makes it a miss: stale data is never served. The token is verified on every request, hit or
 miss; documents reading the event store directly (audit, time travel) are never cached.
+
+The stamp is read in a worker thread (a database that stopped answering must not stall the
+event loop); when it cannot be read because the database is unavailable, the request is
+answered here with the same SERVICE_UNAVAILABLE error the schema gives, and not executed.
 """
 
 from __future__ import annotations
@@ -18,11 +22,17 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+import anyio.to_thread
+import structlog
 from graphql import FieldNode, OperationDefinitionNode, OperationType, parse
 from graphql.error import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.auth import AuthError, TokenIssuer
+from infra.db_errors import is_transient
+from resolvers.unavailable import RETRY_AFTER_SECONDS, unavailable_error
+
+log = structlog.get_logger(__name__)
 
 # Fields whose answers do not come from the read models alone (or depend on the viewer).
 UNCACHEABLE_FIELDS = frozenset(
@@ -120,8 +130,21 @@ class ResponseCache:
             return
         body = await _read_body(receive)
         key = self._key(scope, body) if len(body) <= MAX_BODY else None
-        stamp = self.stamp() if key is not None else 0
+        stamp = 0
         if key is not None:
+            try:
+                stamp = await anyio.to_thread.run_sync(self.stamp)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning(
+                    "database_unavailable",
+                    where="response_cache",
+                    error_class=type(error).__name__,
+                    detail=str(error)[:1000],
+                )
+                await _send_unavailable(send)
+                return
             found = self.entries.get(key)
             if found is not None and found[0] == stamp:
                 self.entries.move_to_end(key)
@@ -183,6 +206,19 @@ async def _send_json(send: Send, body: bytes, *, hit: bool) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"x-dossier-cache", b"hit" if hit else b"miss"),
+    ]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_unavailable(send: Send) -> None:
+    body = json.dumps(
+        {"data": None, "errors": [unavailable_error().formatted]}, separators=(",", ":")
+    ).encode()
+    headers: list[Any] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
     ]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})

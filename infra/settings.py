@@ -76,6 +76,7 @@ class Settings:
     poll_interval: float = 0.2
     readiness_max_lag: int = 1000
     max_query_depth: int = 12
+    db_timeout: float = 5.0  # connect, statement, lock and pool waits (seconds)
     export_signing_key: str | None = None  # HMAC-SHA256 key for export manifests
     export_signing_key_file: str | None = None  # Ed25519 private key (PEM) instead of HMAC
     live: LiveOptions = field(default_factory=LiveOptions)
@@ -119,7 +120,14 @@ class Settings:
             poll_interval=number("POLL_INTERVAL", defaults.poll_interval),
             readiness_max_lag=int(number("READINESS_MAX_LAG", defaults.readiness_max_lag)),
             max_query_depth=int(number("MAX_QUERY_DEPTH", defaults.max_query_depth)),
+            db_timeout=_positive("DB_TIMEOUT", number("DB_TIMEOUT", defaults.db_timeout)),
             export_signing_key=get("EXPORT_SIGNING_KEY"),
             export_signing_key_file=get("EXPORT_SIGNING_KEY_FILE"),
             live=LiveOptions.from_env(env),
         )
+
+
+def _positive(name: str, value: float) -> float:
+    if value <= 0:
+        raise SettingsError(f"DOSSIER_{name} must be positive, not {value!r}")
+    return value

@@ -1,4 +1,11 @@
-"""The Starlette application: GraphQL (with GraphiQL), health and readiness, request ids."""
+"""The Starlette application: GraphQL (with GraphiQL), health and readiness, request ids.
+
+`/healthz` says the process answers (it never touches the database). `/readyz` says whether
+this process can serve: the database answers, the read models are within
+DOSSIER_READINESS_MAX_LAG events of the head and, when projections run in this process, the
+runner is alive; it reports positions, lag and parked-event counts, never error text (failures
+are logged with the request id). Not ready is a 503 with Retry-After.
+"""
 
 from __future__ import annotations
 
@@ -19,17 +26,21 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from infra.auth import AuthError, TokenIssuer
 from infra.container import Container
+from infra.db_errors import is_transient
 from infra.export_http import export_routes
 from infra.live import HeartbeatTransportWSHandler, authorization_from_params
 from infra.response_cache import ResponseCache
-from infra.runner import tracking_positions
+from infra.runner import parked_counts, tracking_positions
 from infra.settings import Settings
 from resolvers.context import RequestContext
+from resolvers.unavailable import CODE as UNAVAILABLE_CODE
+from resolvers.unavailable import RETRY_AFTER_SECONDS
 from schema.schema import build_schema
 
 log = structlog.get_logger(__name__)
@@ -90,6 +101,7 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
         schema = build_schema(
             production=container.settings.production,
             max_depth=container.settings.max_query_depth,
+            is_unavailable=is_transient,
         )
         live = container.settings.live
         kwargs.setdefault("keep_alive", True)
@@ -111,6 +123,19 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
                 context.viewer, context.auth_error = None, str(error)
         unset: UnsetType = UNSET
         return unset
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """GraphQL answers 200 even when the database is unavailable (the error is in the
+        body, coded SERVICE_UNAVAILABLE); such answers also carry Retry-After."""
+        response = super().create_response(response_data, sub_response)
+        results = response_data if isinstance(response_data, list) else [response_data]
+        if any(_unavailable(result) for result in results):
+            response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -157,27 +182,49 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         return JSONResponse({"status": "ok"})
 
     async def readyz(_request: Request) -> Response:
-        def check() -> dict[str, Any]:
-            head = container.store.head()
-            names = [p.name for p in container.runner.projections]
-            positions = tracking_positions(container.engine, names)
-            lag = head - min(positions.values(), default=head)
-            failed = container.runner.error is not None
-            return {
-                "status": "ready"
-                if lag <= settings.readiness_max_lag and not failed
-                else "lagging",
-                "head": head,
-                "projections": positions,
-                "lag": lag,
-                "failed": str(container.runner.error) if failed else None,
-            }
-
+        runner = {"in_process": settings.run_projections, "alive": runner_alive()}
         try:
-            report = await anyio.to_thread.run_sync(check)
-        except Exception as error:  # the store is unreachable
-            return JSONResponse({"status": "unavailable", "error": str(error)}, status_code=503)
-        return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)
+            report = await anyio.to_thread.run_sync(readiness, runner)
+        except Exception as error:
+            transient = is_transient(error)
+            log.warning(
+                "readiness_check_failed",
+                error_class=type(error).__name__,
+                detail=str(error)[:1000],
+                exc_info=not transient,
+            )
+            reason = "database_unavailable" if transient else "check_failed"
+            return not_ready({"status": "unavailable", "reason": reason, "runner": runner})
+        if report["status"] != "ready":
+            return not_ready(report)
+        return JSONResponse(report)
+
+    def runner_alive() -> bool | None:
+        """Whether this process's projection runner is alive (None: it runs elsewhere)."""
+        if not settings.run_projections:
+            return None
+        return container.runner.alive
+
+    def readiness(runner: dict[str, Any]) -> dict[str, Any]:
+        names = [p.name for p in container.runner.projections]
+        positions = tracking_positions(container.engine, names)  # the read-model database
+        head = container.store.head()  # the event store
+        parked = parked_counts(container.engine)
+        lag = max(0, head - min(positions.values(), default=head))
+        if runner["alive"] is False:
+            status = "runner_down"
+        elif lag > settings.readiness_max_lag:
+            status = "lagging"
+        else:
+            status = "ready"
+        return {
+            "status": status,
+            "head": head,
+            "projections": positions,
+            "lag": lag,
+            "runner": runner,
+            "parked": {name: count for name, count in sorted(parked.items()) if count},
+        }
 
     async def index(_request: Request) -> Response:
         return RedirectResponse("/graphql")
@@ -199,3 +246,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.response_cache = cached_graphql
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def not_ready(report: dict[str, Any]) -> Response:
+    return JSONResponse(report, status_code=503, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+
+
+def _unavailable(result: GraphQLHTTPResponse) -> bool:
+    for error in result.get("errors") or []:
+        extensions = error.get("extensions") if isinstance(error, dict) else None
+        if isinstance(extensions, dict) and extensions.get("code") == UNAVAILABLE_CODE:
+            return True
+    return False

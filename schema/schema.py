@@ -17,6 +17,7 @@ from strawberry.file_uploads import Upload
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from resolvers.unavailable import UnavailableErrors
 from schema.analytics import AnalyticsQuery
 from schema.audit import AuditQuery
 from schema.billing import BillingMutation, Invoice
@@ -55,20 +56,38 @@ def is_expected(error: GraphQLError) -> bool:
 
 
 class DossierSchema(strawberry.Schema):
-    """Logs only unexpected errors: auth, validation and input errors are the caller's."""
+    """Logs only unexpected errors: auth, validation and input errors are the caller's, and
+    database outages are logged once, briefly, by UnavailableErrors."""
+
+    is_unavailable: Callable[[BaseException], bool] | None = None
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [e for e in errors if not is_expected(e)]
+        unexpected = [e for e in errors if not is_expected(e) and not self._outage(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 
+    def _outage(self, error: GraphQLError) -> bool:
+        original = error.original_error
+        return (
+            original is not None
+            and self.is_unavailable is not None
+            and self.is_unavailable(original)
+        )
+
 
 def build_schema(
-    *, production: bool = False, max_depth: int = DEFAULT_MAX_DEPTH
+    *,
+    production: bool = False,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    is_unavailable: Callable[[BaseException], bool] | None = None,
 ) -> strawberry.Schema:
-    """The schema; in production unexpected errors are masked."""
+    """The schema; in production unexpected errors are masked.
+
+    `is_unavailable` tells which exceptions mean the database is out of reach (the
+    composition root passes infra.db_errors.is_transient): they become SERVICE_UNAVAILABLE.
+    """
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         # Client apps send the same few documents: parse and validate each text once.
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
@@ -77,7 +96,11 @@ def build_schema(
     ]
     if production:
         extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e)))
-    return DossierSchema(
+    if is_unavailable is not None:
+        # Last, so that it runs first on the way out (before MaskErrors sees the error).
+        predicate = is_unavailable
+        extensions.append(lambda: UnavailableErrors(is_unavailable=predicate))
+    built = DossierSchema(
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
         subscription=merge_types("Subscription", SUBSCRIPTION_PARTS)
@@ -86,6 +109,8 @@ def build_schema(
         types=EXTRA_TYPES,
         extensions=extensions,
     )
+    built.is_unavailable = is_unavailable
+    return built
 
 
 schema = build_schema()
