@@ -53,3 +53,23 @@ class RuleViolated(DomainError):
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
         self.rule = rule
+
+
+class IdempotencyKeyReused(DomainError):
+    """An idempotency key was sent again with another mutation or different input.
+
+    Nothing is recorded; the first request's result stays bound to the key.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class WriteContention(DomainError):
+    """Concurrent writers kept changing the same records; the command recorded nothing.
+
+    Raised only after many attempts on fresh state; repeating the request is safe.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)

@@ -15,10 +15,10 @@ from eventsourcing.application import AggregateNotFoundError
 from domain.actor import current_context
 from domain.errors import NotFound
 from domain.organization import AccountingProvider, LinkedOrganization
-from infra.service import Change, DossierService, Outcome
+from infra.service import Change, Commands, DossierService, Outcome
 
 
-class OrganizationsService:
+class OrganizationsService(Commands):
     """Link and unlink organizations, import ledger balances, acknowledge alerts."""
 
     def __init__(self, dossier: DossierService) -> None:

@@ -20,12 +20,12 @@ from domain.lines import Line
 from domain.numbering import DocumentKind
 from domain.quote import Quote
 from domain.service_plan import ServiceSubscription
-from infra.service import BillingService, Change, DossierService, Outcome
+from infra.service import BillingService, Change, Commands, DossierService, Outcome
 
 A = TypeVar("A", bound=DossierAggregate)
 
 
-class _Commands:
+class _Commands(Commands):
     def __init__(self, dossier: DossierService) -> None:
         self.dossier = dossier
 

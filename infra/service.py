@@ -7,10 +7,18 @@ exceptions; nothing here knows about HTTP or GraphQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import hashlib
+import inspect
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -29,7 +37,15 @@ from domain.billing import (
 from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
-from domain.errors import DomainError, InvalidInput, NotFound, RuleViolated, VersionConflict
+from domain.errors import (
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    RuleViolated,
+    VersionConflict,
+    WriteContention,
+)
 from domain.idempotency import IdempotencyRecord, idempotency_id
 from domain.invoice import Invoice
 from domain.lines import Line
@@ -48,8 +64,19 @@ from domain.values import ClientType, StaffRole
 from infra.eventstore import EventStore
 
 A = TypeVar("A", bound=DossierAggregate)
+F = TypeVar("F", bound=Callable[..., Any])
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 40
+"""Saves tried per command; each lost race means another writer's save succeeded."""
+BACKOFF_FIRST = 0.002
+BACKOFF_MAX = 0.05
+MAX_KEY_LENGTH = 200
+
+
+def backoff(attempt: int) -> None:
+    """Sleep before retry `attempt + 1`: full jitter, doubling from 2 ms up to 50 ms."""
+    ceiling = min(BACKOFF_MAX, BACKOFF_FIRST * 2**attempt)
+    time.sleep(random.uniform(0, ceiling))
 
 
 @dataclass(frozen=True)
@@ -72,7 +99,108 @@ class Change:
     ids: dict[str, str]
 
 
-class DossierService:
+# Idempotency fingerprints ---------------------------------------------------------------
+
+
+def canonical(value: Any) -> Any:
+    """A command argument as plain JSON data: equal arguments give equal data.
+
+    Decimals keep their exact text ("10.0" and "10.00" differ: a retry sends the same input).
+    """
+    if isinstance(value, Enum):
+        return canonical(value.value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    raise TypeError(f"no canonical form for a command argument of type {type(value).__name__}")
+
+
+def request_fingerprint(operation: str, arguments: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of the operation and its arguments (key excluded)."""
+    document = json.dumps(
+        {"operation": operation, "input": canonical(arguments)},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+_command_arguments: ContextVar[Mapping[str, Any] | None] = ContextVar(
+    "dossier_command_arguments", default=None
+)
+
+
+def _command(method: F) -> F:
+    """Run `method` with its arguments (minus self, key and unset ones) visible to `_run`."""
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = {
+            name: value
+            for name, value in list(bound.arguments.items())[1:]  # without self
+            if name != "key" and value is not None
+        }
+        token = _command_arguments.set(arguments)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _command_arguments.reset(token)
+
+    return command  # type: ignore[return-value]
+
+
+class Commands:
+    """Base of the application services.
+
+    Every public method with a `key` parameter is a command: its arguments are what an
+    idempotency key is bound to. Arguments left at None are omitted, so adding an optional
+    parameter later does not change the fingerprint of older requests.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if name.startswith("_") or not inspect.isfunction(member):
+                continue
+            if "key" in inspect.signature(member).parameters:
+                setattr(cls, name, _command(member))
+
+
+@dataclass(frozen=True)
+class KeyedRequest:
+    """A command carrying an idempotency key: where its record lives and what it binds."""
+
+    record_id: UUID
+    firm_id: str
+    viewer_id: str
+    key: str
+    operation: str
+    fingerprint: str
+
+    def record(self, result: dict[str, str]) -> IdempotencyRecord:
+        return IdempotencyRecord.record(
+            firm_id=self.firm_id,
+            viewer_id=self.viewer_id,
+            key=self.key,
+            operation=self.operation,
+            result=result,
+            fingerprint=self.fingerprint,
+        )
+
+
+class DossierService(Commands):
     """Commands on clients, contacts, staff and comments."""
 
     def __init__(self, store: EventStore) -> None:
@@ -113,58 +241,78 @@ class DossierService:
     def _run(self, operation: str, key: str | None, build: Callable[[], Change]) -> Outcome:
         """Build a change and save it atomically, with its idempotency record if a key is given.
 
-        Concurrent writers are retried (the change is rebuilt from fresh state, so an
-        expectedVersion check then reports the conflict).
+        A save that loses a race with a concurrent writer (the event store's unique
+        constraint on an aggregate version, or on a uuid5 index such as the key's own record)
+        is rebuilt from fresh state after a short jittered backoff, up to MAX_ATTEMPTS times:
+        without an expected version the command then applies on top of the winner's change;
+        with one, `check_version` reports the conflict. A key is bound to the request's
+        fingerprint (operation and input): the same request replays the first result, another
+        one is refused with `IdempotencyKeyReused` and records nothing.
         """
-        ctx = current_context()
-        record_id = idempotency_id(ctx.firm_id, ctx.actor.id, key) if key else None
+        request = self._request(operation, key)
         for attempt in range(MAX_ATTEMPTS):
-            if record_id is not None:
-                replay = self._replay(record_id, operation)
+            if request is not None:
+                replay = self._replay(request)
                 if replay is not None:
                     return replay
             try:
                 change = build()
             except DomainError:
                 # A concurrent request with the same key may have just succeeded.
-                replay = self._replay(record_id, operation) if record_id is not None else None
+                replay = self._replay(request) if request is not None else None
                 if replay is not None:
                     return replay
                 raise
             pending = [a for a in change.aggregates if a.pending_events]
-            if key is not None:
-                if len(key) > 200:
-                    raise InvalidInput("input.idempotencyKey", "idempotencyKey is too long")
-                pending.append(
-                    IdempotencyRecord.record(
-                        firm_id=ctx.firm_id,
-                        viewer_id=ctx.actor.id,
-                        key=key,
-                        operation=operation,
-                        result=change.ids,
-                    )
-                )
+            if request is not None:
+                pending.append(request.record(change.ids))
             if not pending:
                 return Outcome(change.ids)
             try:
                 recordings = self.store.save(*pending)
             except IntegrityError:
-                if attempt == MAX_ATTEMPTS - 1:
-                    raise
+                # Another writer saved one of these aggregates (or index ids) first.
+                backoff(attempt)
                 continue
             positions = tuple(sorted(r.notification.id for r in recordings))
             return Outcome(change.ids, positions[-1] if positions else None, positions=positions)
-        raise AssertionError("unreachable")
+        raise WriteContention(
+            f"{operation} lost {MAX_ATTEMPTS} races with concurrent writers and recorded "
+            "nothing; repeat the request"
+        )
 
-    def _replay(self, record_id: UUID, operation: str) -> Outcome | None:
+    def _request(self, operation: str, key: str | None) -> KeyedRequest | None:
+        """The idempotency record's id and the request's fingerprint, for a keyed command."""
+        if key is None:
+            return None
+        if not key:
+            raise InvalidInput("input.idempotencyKey", "idempotencyKey must not be empty")
+        if len(key) > MAX_KEY_LENGTH:
+            raise InvalidInput("input.idempotencyKey", "idempotencyKey is too long")
+        arguments = _command_arguments.get()
+        if arguments is None:  # pragma: no cover - a programming error
+            raise RuntimeError(f"{operation} takes a key but is not a service command")
+        ctx = current_context()
+        return KeyedRequest(
+            record_id=idempotency_id(ctx.firm_id, ctx.actor.id, key),
+            firm_id=ctx.firm_id,
+            viewer_id=ctx.actor.id,
+            key=key,
+            operation=operation,
+            fingerprint=request_fingerprint(operation, arguments),
+        )
+
+    def _replay(self, request: KeyedRequest) -> Outcome | None:
         try:
-            record: Any = self.store.repository.get(record_id)
+            record: Any = self.store.repository.get(request.record_id)
         except AggregateNotFoundError:
             return None
         assert isinstance(record, IdempotencyRecord)
-        if record.operation != operation:
-            raise InvalidInput(
-                "input.idempotencyKey", "this idempotencyKey was already used for another mutation"
+        if record.operation != request.operation:
+            raise IdempotencyKeyReused("this idempotencyKey was already used for another mutation")
+        if not record.matches(request.operation, request.fingerprint):
+            raise IdempotencyKeyReused(
+                "this idempotencyKey was already used with different input; nothing was recorded"
             )
         result = dict(record.result)
         if "client_id" in result:
@@ -410,7 +558,7 @@ def invoice_ids(invoice: Invoice) -> dict[str, str]:
     return {"invoice_id": str(invoice.id), "client_id": str(invoice.client_id)}
 
 
-class BillingService:
+class BillingService(Commands):
     """Commands on invoices, payments, client credit and the firm's billing currency."""
 
     def __init__(self, core: DossierService) -> None:

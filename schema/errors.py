@@ -8,11 +8,13 @@ import strawberry
 
 from domain.errors import (
     DomainError,
+    IdempotencyKeyReused,
     InvalidInput,
     LimitExceeded,
     NotFound,
     RuleViolated,
     VersionConflict,
+    WriteContention,
 )
 
 
@@ -76,6 +78,21 @@ def not_found_error(given_id: str, message: str | None = None) -> NotFoundError:
         code=ErrorCode.NOT_FOUND,
         id=strawberry.ID(given_id),
     )
+
+
+TOP_LEVEL_CODES: dict[type[DomainError], str] = {
+    IdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
+    WriteContention: "SERVICE_UNAVAILABLE",
+}
+"""Domain errors no result union has a member for: top-level errors with these codes."""
+
+
+def top_level_code(error: DomainError) -> str | None:
+    """The `extensions.code` of a domain error that is always a top-level error, else None."""
+    for kind, code in TOP_LEVEL_CODES.items():
+        if isinstance(error, kind):
+            return code
+    return None
 
 
 def to_error(error: DomainError, ids: dict[str, str]) -> ErrorType:

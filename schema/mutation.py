@@ -25,6 +25,7 @@ from schema.errors import (
     ValidationError,
     not_found_error,
     to_error,
+    top_level_code,
 )
 from schema.inputs import (
     AddCommentInput,
@@ -115,7 +116,9 @@ async def _perform(
     """Run a service command; expected failures become the union's error values.
 
     A failure whose error type is not in this mutation's union is a top-level error
-    with the same code, so nothing is ever silently dropped.
+    with the same code, so nothing is ever silently dropped. Failures no union has a member
+    for (an idempotency key reused with other input: IDEMPOTENCY_KEY_REUSED; writers kept
+    racing: SERVICE_UNAVAILABLE) are always top-level.
     """
     service = info.context.ports.service
     try:
@@ -126,6 +129,9 @@ async def _perform(
             "repeat the request with the same idempotencyKey to read its result"
         ) from None
     except DomainError as error:
+        code = top_level_code(error)
+        if code is not None:
+            raise GraphQLError(error.message, extensions={"code": code}) from None
         value = to_error(error, ids)
         if isinstance(value, allowed):
             return value

@@ -1,5 +1,6 @@
-"""idempotencyKey: the same key and viewer return the first result and record nothing new;
-another viewer's key is independent."""
+"""idempotencyKey: the same key, viewer and input return the first result and record nothing
+new; the same key with another mutation or other input is refused (top-level
+IDEMPOTENCY_KEY_REUSED) and records nothing; another viewer's key is independent."""
 
 from __future__ import annotations
 
@@ -50,11 +51,10 @@ async def test_register_client_replays_the_first_result(api: Api) -> None:
         api, REGISTER, "registerClient", name="Acme", type="COMPANY", idempotencyKey="reg-1"
     )
     assert again == first
-    different_input = await mutate(
-        api, REGISTER, "registerClient", name="Other", type="OTHER", idempotencyKey="reg-1"
+    different_input = await api.gql(
+        REGISTER, {"input": {"name": "Other", "type": "OTHER", "idempotencyKey": "reg-1"}}
     )
-    assert different_input == first
-    assert different_input["client"]["name"] == "Acme"
+    assert_key_reused(different_input, "with different input")
     assert api.event_count() == recorded
     assert await total_clients(api) == 1
 
@@ -115,16 +115,21 @@ async def test_the_same_user_and_key_in_another_firm_is_independent(api: Api) ->
     assert api.event_count() == count + 2
 
 
-async def test_a_key_used_for_another_mutation_is_a_validation_error(api: Api) -> None:
+def assert_key_reused(response: dict[str, Any], how: str) -> None:
+    """A top-level IDEMPOTENCY_KEY_REUSED error (no result union has a member for it)."""
+    assert response["data"] is None, response
+    [error] = response["errors"]
+    assert error["extensions"] == {"code": "IDEMPOTENCY_KEY_REUSED"}
+    assert error["message"].startswith(f"this idempotencyKey was already used {how}")
+
+
+async def test_a_key_used_for_another_mutation_is_refused(api: Api) -> None:
     client_id = await register(api, "Acme", idempotencyKey="shared")
     count = api.event_count()
-    result = await mutate(
-        api, UPDATE, "updateClientDetails", clientId=client_id, name="X", idempotencyKey="shared"
+    result = await api.gql(
+        UPDATE, {"input": {"clientId": client_id, "name": "X", "idempotencyKey": "shared"}}
     )
-    assert result["__typename"] == "ValidationError"
-    assert result["code"] == "VALIDATION"
-    assert result["field"] == "input.idempotencyKey"
-    assert result["message"] == "this idempotencyKey was already used for another mutation"
+    assert_key_reused(result, "for another mutation")
     assert api.event_count() == count
     client = await get_client(api, client_id)
     assert client is not None
@@ -371,3 +376,107 @@ async def test_concurrent_retries_with_one_key_all_get_the_first_result(
         "addStaffMember": await staff_added(api),
     }
     assert counts[mutation] == RETRY_ROUNDS
+
+
+# A key is bound to its request ----------------------------------------------------------
+
+ISSUE = """mutation($input: IssueInvoiceInput!) { issueInvoice(input: $input) {
+  __typename ... on InvoicePayload { invoice { id } } } }"""
+PAY = """mutation($input: RecordPaymentInput!) { recordPayment(input: $input) {
+  __typename ... on Error { message code }
+  ... on InvoicePayload { invoice { id status balance { amount } payments { amount { amount } } } } } }"""
+INVOICES = """query($id: ID!) { client(id: $id) { invoices(first: 10) { edges { node {
+  id balance { amount } payments { amount { amount } reference } } } } } }"""
+
+
+async def issue_invoice(api: Api, client_id: str) -> str:
+    response = await api.gql(
+        ISSUE,
+        {
+            "input": {
+                "clientId": client_id,
+                "issuedOn": "2026-01-01",
+                "dueOn": "2026-02-01",
+                "currency": "EUR",
+                "lines": [{"description": "Work", "quantity": "1", "unitPrice": "100.00"}],
+            }
+        },
+    )
+    return str(ok_field(response, "issueInvoice")["invoice"]["id"])
+
+
+def ok_field(response: dict[str, Any], field: str) -> dict[str, Any]:
+    assert "errors" not in response, response
+    return response["data"][field]  # type: ignore[no-any-return]
+
+
+def payment(invoice_id: str, **extra: Any) -> dict[str, Any]:
+    return {"input": {"invoiceId": invoice_id, "amount": "40.00", "paidOn": "2026-01-05", **extra}}
+
+
+async def balances(api: Api, client_id: str) -> dict[str, tuple[str, int]]:
+    response = await api.gql(INVOICES, {"id": client_id})
+    edges = response["data"]["client"]["invoices"]["edges"]
+    return {
+        e["node"]["id"]: (e["node"]["balance"]["amount"], len(e["node"]["payments"])) for e in edges
+    }
+
+
+async def test_a_payment_key_reused_for_another_invoice_is_refused(api: Api) -> None:
+    client_id = await register(api, "Acme")
+    first, second = await issue_invoice(api, client_id), await issue_invoice(api, client_id)
+    paid = ok_field(await api.gql(PAY, payment(first, idempotencyKey="pay-1")), "recordPayment")
+    assert paid["invoice"]["balance"] == {"amount": "60.00"}
+    count = api.event_count()
+
+    # The same request replays the first answer.
+    again = await api.gql(PAY, payment(first, idempotencyKey="pay-1"))
+    assert ok_field(again, "recordPayment") == paid
+    # The same key for a payment to another invoice is refused: no silent "success".
+    other_invoice = await api.gql(PAY, payment(second, idempotencyKey="pay-1"))
+    assert_key_reused(other_invoice, "with different input")
+    # So is any other difference in the input.
+    other_reference = await api.gql(PAY, payment(first, reference="T-1", idempotencyKey="pay-1"))
+    assert_key_reused(other_reference, "with different input")
+    assert api.event_count() == count
+    assert await balances(api, client_id) == {first: ("60.00", 1), second: ("100.00", 0)}
+
+    # With its own key the second payment is recorded.
+    ok_field(await api.gql(PAY, payment(second, idempotencyKey="pay-2")), "recordPayment")
+    assert await balances(api, client_id) == {first: ("60.00", 1), second: ("60.00", 1)}
+
+
+async def test_concurrent_requests_with_one_key_and_different_input(api: Api) -> None:
+    """Racing double-submits where half changed the input: exactly one comment exists, the
+    same input gets it, the other input is refused."""
+    client_id = await register(api, "Acme")
+    bodies = ["first", "second"] * (RETRIES // 2)
+    responses = await asyncio.gather(
+        *(
+            api.gql(
+                COMMENT, {"input": {"clientId": client_id, "body": body, "idempotencyKey": "k"}}
+            )
+            for body in bodies
+        )
+    )
+    accepted = [r for r in responses if "errors" not in r]
+    refused = [r for r in responses if "errors" in r]
+    assert len(accepted) == len(refused) == RETRIES // 2
+    for response in refused:
+        assert_key_reused(response, "with different input")
+    assert len({r["data"]["addComment"]["comment"]["id"] for r in accepted}) == 1
+    assert len({r["data"]["addComment"]["comment"]["body"] for r in accepted}) == 1
+    response = await api.gql(
+        "query($id: ID!) { client(id: $id) { comments { totalCount } } }", {"id": client_id}
+    )
+    assert response["data"]["client"]["comments"]["totalCount"] == 1
+
+
+async def test_an_empty_key_is_refused(api: Api) -> None:
+    count = api.event_count()
+    response = await api.gql(
+        REGISTER, {"input": {"name": "Acme", "type": "COMPANY", "idempotencyKey": ""}}
+    )
+    result = response["data"]["registerClient"]
+    assert (result["__typename"], result["field"]) == ("ValidationError", "input.idempotencyKey")
+    assert api.event_count() == count

@@ -18,7 +18,13 @@ import sqlalchemy as sa
 
 from domain.actor import ActingContext, Actor, ActorKind, acting_as
 from domain.client import Client
-from domain.errors import InvalidInput, NotFound, RuleViolated, VersionConflict
+from domain.errors import (
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+    RuleViolated,
+    VersionConflict,
+)
 from domain.values import ClientType, StaffRole
 from infra.container import Container
 from infra.eventstore import SNAPSHOT_INTERVAL
@@ -539,15 +545,15 @@ def test_idempotency_key_replays_the_first_result(container: Container) -> None:
         assert again.ids == first.ids
         assert again.replayed is True
         assert container.store.head() == head
-        # Even with other input, the key returns the first mutation's result.
-        other = svc.register_client(name="Other", client_type=ClientType.INDIVIDUAL, key="reg-1")
-        assert (other.ids, other.replayed) == (first.ids, True)
+        # A key belongs to one request: other input is refused and records nothing.
+        with pytest.raises(IdempotencyKeyReused):
+            svc.register_client(name="Other", client_type=ClientType.INDIVIDUAL, key="reg-1")
         assert container.store.head() == head
 
         # A key belongs to one mutation.
-        with pytest.raises(InvalidInput) as misuse:
+        with pytest.raises(IdempotencyKeyReused) as misuse:
             svc.put_client_on_hold(UUID(first.ids["client_id"]), key="reg-1")
-        assert misuse.value.field == "input.idempotencyKey"
+        assert misuse.value.message == "this idempotencyKey was already used for another mutation"
         assert container.store.head() == head
 
         # Contact creation and link: the replay reports the same client and contact.
