@@ -1,7 +1,8 @@
 """Concurrent writers on one client over HTTP: no database error ever reaches a client.
 
 Without expectedVersion every request succeeds (a lost race is retried on fresh state); with
-the same expectedVersion exactly one succeeds and the others get ConflictError.
+the same expectedVersion exactly one succeeds and the others get ConflictError; a request that
+loses every retry gets a top-level SERVICE_UNAVAILABLE, never the database's message.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import asyncio
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
+from infra import service as service_module
 from tests.e2e.conftest import Api
 from tests.e2e.test_api_support import COMMENT, LINK, UPDATE, register
 
@@ -70,3 +73,23 @@ async def test_concurrent_writers_with_expected_version_one_wins(api: Api) -> No
         ("CONFLICT", 1, 2)
     }
     assert api.event_count() == count + 1
+
+
+async def test_a_writer_that_keeps_losing_gets_service_unavailable(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never a raw database error: after MAX_ATTEMPTS lost races, a retryable top-level error."""
+    client_id = await register(api, "Acme")
+    count = api.event_count()
+
+    def always_loses(*aggregates: Any) -> Any:
+        raise IntegrityError("UNIQUE constraint failed: stored_events.originator_id")
+
+    monkeypatch.setattr(api.container.store, "save", always_loses)
+    monkeypatch.setattr(service_module, "backoff", lambda attempt: None)
+    response = await api.gql(UPDATE, {"input": {"clientId": client_id, "name": "X"}})
+    assert response["data"] is None
+    [error] = response["errors"]
+    assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE"}
+    assert "UNIQUE" not in error["message"]
+    assert api.event_count() == count

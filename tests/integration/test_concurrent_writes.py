@@ -22,11 +22,13 @@ import sqlalchemy as sa
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.actor import Actor, ActorKind, acting_as
-from domain.errors import IdempotencyKeyReused, VersionConflict
+from domain.errors import IdempotencyKeyReused, VersionConflict, WriteContention
 from domain.idempotency import IdempotencyRecord, idempotency_id
 from domain.values import ClientType
+from infra import service as service_module
 from infra.container import Container
-from infra.service import request_fingerprint
+from infra.eventstore import SNAPSHOT_INTERVAL
+from infra.service import MAX_ATTEMPTS, request_fingerprint
 from projections.billing import invoices
 from projections.tables import client_contacts, clients, comments
 
@@ -140,6 +142,49 @@ def test_concurrent_writers_without_expected_version_all_succeed(
     ]
     count = sa.select(sa.func.count()).select_from(client_contacts)
     assert rows(container, count) == [(links,)]
+
+
+def test_concurrent_writers_across_a_snapshot(container: Container) -> None:
+    """Racing saves around a snapshot version (cache fast-forward plus snapshot) still retry."""
+    svc = container.service
+    client_id = register(container)
+    with as_owner():
+        for n in range(SNAPSHOT_INTERVAL - 1 - WRITERS // 2):
+            svc.update_client_details(client_id, tags=[f"pre-{n}"])
+
+    def write(index: int) -> Any:
+        return svc.update_client_details(client_id, tags=[f"w{index}"])
+
+    results, errors = in_threads(WRITERS, write)
+    assert errors == []
+    assert len(results) == WRITERS
+    version = SNAPSHOT_INTERVAL + WRITERS // 2
+    snapshots = container.store.snapshots
+    assert snapshots is not None
+    assert [s.originator_version for s in snapshots.get(client_id)] == [SNAPSHOT_INTERVAL]
+    with as_owner():
+        assert svc.visible_client(client_id).version == version
+
+
+def test_writers_that_keep_losing_get_write_contention(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After MAX_ATTEMPTS lost races the command gives up with a domain error, not a
+    database error, and records nothing."""
+    client_id = register(container)
+    head = container.store.head()
+    attempts = [0]
+
+    def always_loses(*aggregates: Any) -> Any:
+        attempts[0] += 1
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(container.store, "save", always_loses)
+    monkeypatch.setattr(service_module, "backoff", lambda attempt: None)
+    with as_owner(), pytest.raises(WriteContention):
+        container.service.update_client_details(client_id, name="X", key="k")
+    assert attempts[0] == MAX_ATTEMPTS
+    assert container.store.head() == head
 
 
 def test_concurrent_writers_with_expected_version_one_wins(container: Container) -> None:
