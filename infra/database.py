@@ -9,24 +9,34 @@ connects fail at once, so a request and its neighbours do not each wait out the 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import psycopg_pool
 import sqlalchemy as sa
-from eventsourcing.postgres import PostgresFactory
+from eventsourcing import persistence as es
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 
-from infra.db_errors import DatabaseUnavailable, is_connectivity
+from infra.db_errors import DatabaseUnavailable, is_connectivity, is_transient
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
 MIN_CONNECT_TIMEOUT_SECONDS = 2  # psycopg's floor for connect_timeout
 CIRCUIT_SECONDS = 1.0
 CLIENT_TIMEOUT_KEY = "POSTGRES_CLIENT_TIMEOUT"
+EVENT_STORE_POOL_SIZE = 10
+EVENT_STORE_MAX_OVERFLOW = 10
+MAX_RECORDER_ATTEMPTS = EVENT_STORE_POOL_SIZE + EVENT_STORE_MAX_OVERFLOW + 2
 
 
 @dataclass(frozen=True)
@@ -127,13 +137,12 @@ class DatabaseConfig:
                 POSTGRES_PORT=str(self.port or 5432),
                 POSTGRES_USER=self.user or "postgres",
                 POSTGRES_PASSWORD=self.password or "",
-                POSTGRES_POOL_SIZE="10",
-                POSTGRES_MAX_OVERFLOW="10",
+                POSTGRES_POOL_SIZE=str(EVENT_STORE_POOL_SIZE),
+                POSTGRES_MAX_OVERFLOW=str(EVENT_STORE_MAX_OVERFLOW),
                 # The pool's wait for a connection; new connections get libpq_params().
                 POSTGRES_CONNECT_TIMEOUT=str(max(1, math.ceil(self.timeout))),
                 POSTGRES_LOCK_TIMEOUT=str(max(1, math.ceil(self.timeout))),
                 POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT=str(self.idle_in_transaction_timeout),
-                POSTGRES_PRE_PING="y",
                 **{CLIENT_TIMEOUT_KEY: repr(self.timeout)},
             )
             if self.schema:
@@ -240,25 +249,102 @@ class ConnectCircuit:
             self._open_until = 0.0
 
 
+def _bounded(name: str) -> Callable[..., Any]:
+    """A recorder method without the library's retries (ten attempts, whatever they cost)."""
+    raw = inspect.unwrap(getattr(PostgresApplicationRecorder, name))
+
+    @functools.wraps(raw)
+    def method(self: BoundedPostgresApplicationRecorder, *args: Any, **kwargs: Any) -> Any:
+        return self.attempt(raw, *args, **kwargs)
+
+    return method
+
+
+class BoundedPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's application recorder, retrying transient failures within a time budget.
+
+    The library retries each call ten times on any operational error, which turns an outage
+    into ten pool timeouts per call. Here a transient failure is tried again only while the
+    budget (the database timeout) lasts; a dead pooled connection is replaced at once (the
+    pool does not pre-ping: its check loop backs off between dead connections, which after an
+    outage delays recovery by seconds); and a pool that could not hand out a connection opens
+    a short circuit: calls in the next moment fail at once.
+    """
+
+    budget: float = DEFAULT_TIMEOUT_SECONDS
+    retry_wait: float = 0.2
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.circuit = ConnectCircuit()
+
+    insert_events = _bounded("insert_events")
+    select_events = _bounded("select_events")
+    select_notifications = _bounded("select_notifications")
+    max_notification_id = _bounded("max_notification_id")
+
+    def attempt(self, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        attempts = 0
+        while True:
+            try:
+                self.circuit.check()
+            except DatabaseUnavailable as error:
+                raise es.OperationalError(str(error)) from error
+            try:
+                return call(self, *args, **kwargs)
+            except (es.OperationalError, es.InterfaceError) as error:
+                attempts += 1
+                if _no_connection(error):
+                    self.circuit.trip()
+                    raise
+                if (
+                    not is_transient(error)
+                    or time.monotonic() - started >= self.budget
+                    or attempts >= MAX_RECORDER_ATTEMPTS
+                ):
+                    raise
+                if is_connectivity(error):
+                    # A pooled connection that died (the pool discards it): try the next one
+                    # at once; after an outage the idle ones are all dead, and are drained so.
+                    continue
+            time.sleep(self.retry_wait * random.uniform(0.8, 1.2))
+
+
+def _no_connection(error: BaseException) -> bool:
+    """The pool could not hand out a connection in time (it cannot connect)."""
+    cause = error.__cause__
+    return isinstance(cause, psycopg_pool.PoolTimeout)
+
+
 class TimedPostgresFactory(PostgresFactory):
     """eventsourcing's PostgreSQL persistence, with DatabaseConfig's waits on every connection.
 
     The library reads a connect timeout only for its pool's wait; this also gives each new
     connection (including the pool's background reconnects) the libpq connect timeout,
-    statement and lock timeouts and keepalives, and makes a pool that lost its connections
-    give up on a reconnect series quickly enough to try afresh soon after the database is
-    back (psycopg_pool otherwise backs off for up to five minutes).
+    statement and lock timeouts and keepalives, bounds the recorder's retries (see
+    BoundedPostgresApplicationRecorder), and makes a pool that lost its connections give up
+    on a reconnect series quickly enough to try afresh soon after the database is back
+    (psycopg_pool otherwise backs off for up to five minutes).
     """
+
+    application_recorder_class = BoundedPostgresApplicationRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
         raw = self.env.get(CLIENT_TIMEOUT_KEY)
-        timeout = float(raw) if raw else DEFAULT_TIMEOUT_SECONDS
-        config = DatabaseConfig(url="", backend="postgresql", timeout=timeout)
+        self.timeout = float(raw) if raw else DEFAULT_TIMEOUT_SECONDS
+        config = DatabaseConfig(url="", backend="postgresql", timeout=self.timeout)
         pool = self.datastore.pool
         if isinstance(pool.kwargs, dict):
             pool.kwargs.update(config.libpq_params(search_path=False))
-        pool.reconnect_timeout = max(10.0, 4 * config.connect_timeout)
+        pool.reconnect_timeout = 2.0 * config.connect_timeout
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        if isinstance(recorder, BoundedPostgresApplicationRecorder):
+            recorder.budget = self.timeout
+        return recorder
 
 
 def writer(engine: sa.Engine) -> sa.Engine:
