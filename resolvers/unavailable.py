@@ -16,6 +16,7 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult as StrawberryExecutionResult
+from strawberry.types.execution import StreamExecutionResult
 
 log = structlog.get_logger(__name__)
 
@@ -40,14 +41,25 @@ def unavailable_error(like: GraphQLError | None = None) -> GraphQLError:
 
 
 class UnavailableErrors(SchemaExtension):
-    """Maps database-outage errors to SERVICE_UNAVAILABLE (register as a factory)."""
+    """Maps database-outage errors to SERVICE_UNAVAILABLE (register as a factory).
+
+    Register it after MaskErrors, whose predicate must leave these errors alone: on the way
+    out of an operation this one then runs first; streamed results reach it after MaskErrors.
+    """
 
     def __init__(self, *, is_unavailable: Callable[[BaseException], bool]) -> None:
         self.is_unavailable = is_unavailable
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
+        self._map(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Each result of a subscription (or other streamed operation), before it is sent."""
+        self._map(result)
+        yield
+
+    def _map(self, result: object) -> None:
         if not isinstance(result, (GraphQLExecutionResult, StrawberryExecutionResult)):
             return
         if result.errors:

@@ -59,22 +59,14 @@ class DossierSchema(strawberry.Schema):
     """Logs only unexpected errors: auth, validation and input errors are the caller's, and
     database outages are logged once, briefly, by UnavailableErrors."""
 
-    is_unavailable: Callable[[BaseException], bool] | None = None
+    outage: Callable[[GraphQLError], bool] = staticmethod(lambda _error: False)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [e for e in errors if not is_expected(e) and not self._outage(e)]
+        unexpected = [e for e in errors if not is_expected(e) and not self.outage(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
-
-    def _outage(self, error: GraphQLError) -> bool:
-        original = error.original_error
-        return (
-            original is not None
-            and self.is_unavailable is not None
-            and self.is_unavailable(original)
-        )
 
 
 def build_schema(
@@ -94,10 +86,12 @@ def build_schema(
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: QueryDepthLimiter(max_depth=max_depth),
     ]
+    outage = _outage_check(is_unavailable)
     if production:
-        extensions.append(lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e)))
+        extensions.append(
+            lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e) and not outage(e))
+        )
     if is_unavailable is not None:
-        # Last, so that it runs first on the way out (before MaskErrors sees the error).
         predicate = is_unavailable
         extensions.append(lambda: UnavailableErrors(is_unavailable=predicate))
     built = DossierSchema(
@@ -109,8 +103,20 @@ def build_schema(
         types=EXTRA_TYPES,
         extensions=extensions,
     )
-    built.is_unavailable = is_unavailable
+    built.outage = outage
     return built
+
+
+def _outage_check(
+    is_unavailable: Callable[[BaseException], bool] | None,
+) -> Callable[[GraphQLError], bool]:
+    """Whether an error's original exception means the database is out of reach."""
+
+    def outage(error: GraphQLError) -> bool:
+        original = error.original_error
+        return original is not None and is_unavailable is not None and is_unavailable(original)
+
+    return outage
 
 
 schema = build_schema()

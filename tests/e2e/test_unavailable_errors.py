@@ -23,8 +23,10 @@ from infra.auth import TokenIssuer
 from infra.export_http import ExportEndpoint
 from infra.settings import Settings
 from infra.web import create_app
+from resolvers.live import ActivityStream
 from resolvers.loaders import Loaders
-from tests.e2e.conftest import SECRET, Api
+from tests.e2e.conftest import SECRET, Api, LiveServer
+from tests.e2e.test_live_support import connect, http
 
 SECRET_SQL = "SELECT name FROM rm_clients WHERE secret = 'hunter2'"
 REGISTER = """mutation { registerClient(input: {name: "Acme", type: COMPANY}) {
@@ -195,3 +197,28 @@ async def test_exports_meeting_the_outage(api: Api, monkeypatch: pytest.MonkeyPa
         assert response.status_code == 503, response.text
         assert response.headers.get("retry-after") == "1"
         assert_quiet(response.text)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_subscription_meeting_the_outage(
+    live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = live_server.token()
+    async with (
+        http(live_server) as writes,
+        connect(live_server.url, payload={"token": token}) as ws,
+    ):
+        await ws.subscribe(after="0")
+        acme = await writes.register("Acme")
+        assert (await ws.entry())["type"] == "ClientRegistered"
+
+        def failing(self: ActivityStream, after: int) -> list[Any]:
+            raise lost_connection()
+
+        monkeypatch.setattr(ActivityStream, "_read", failing)
+        await writes.comment(acme, "wakes the stream, whose read fails")
+        message = await ws.recv()
+        assert message["type"] in ("next", "error"), message
+        errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+        assert [e["extensions"]["code"] for e in errors] == ["SERVICE_UNAVAILABLE"], message
+        assert_quiet(str(message))
