@@ -254,8 +254,17 @@ async def test_accept_convert_and_links_both_ways(api: Api) -> None:
     converted = await convert(
         api, quote_id, issuedOn=day(-1), dueOn=day(29), idempotencyKey="convert-1"
     )
-    replayed = await convert(api, quote_id, dueOn=day(1), idempotencyKey="convert-1")
+    replayed = await convert(
+        api, quote_id, issuedOn=day(-1), dueOn=day(29), idempotencyKey="convert-1"
+    )
     assert replayed == converted
+    # The key is bound to its input: another due date is refused and records nothing.
+    count = api.event_count()
+    other = await api.gql(
+        CONVERT, {"input": {"quoteId": quote_id, "dueOn": day(1), "idempotencyKey": "convert-1"}}
+    )
+    assert other["errors"][0]["extensions"] == {"code": "IDEMPOTENCY_KEY_REUSED"}
+    assert api.event_count() == count
     assert converted["__typename"] == "ConvertQuotePayload"
     invoice = converted["invoice"]
     invoice_id = invoice.pop("id")

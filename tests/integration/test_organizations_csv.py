@@ -100,7 +100,9 @@ def test_a_good_file_imports_in_batches_once(container: Container) -> None:
         )
         assert progress == [5, 10, 13]
         head = container.store.head()
-        again = import_ledger_file(container.organizations, org_id, ledger, batch_size=5)
+        again = import_ledger_file(
+            container.organizations, org_id, ledger, source="gl.csv", batch_size=5
+        )
     assert [o.replayed for o in again] == [True, True, True]
     assert container.store.head() == head
     container.wait_for(outcomes[-1].position)
