@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from typing import Annotated
 
@@ -31,6 +33,9 @@ def list_parked(
     projection: Annotated[
         str | None, typer.Option("--projection", "-p", help="Only this projection.")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line instead of a table.")
+    ] = False,
 ) -> None:
     """List parked events (projection, position, event, subject, error) in retry order."""
     container = _open()
@@ -38,6 +43,10 @@ def list_parked(
         parked = container.runner.parked(projection)
     finally:
         container.close()
+    if as_json:
+        for event in parked:
+            typer.echo(json.dumps(dataclasses.asdict(event), default=str, sort_keys=True))
+        return
     if not parked:
         console.print("No parked events.")
         return
