@@ -119,8 +119,11 @@ def import_ledger_file(
         ledger.rows[start : start + batch_size] for start in range(0, len(ledger.rows), batch_size)
     ]
     done = 0
+    # The key names the file's content and its source: the same import repeated replays, and
+    # the same content under another name is a new import (its source is part of the input).
+    origin = hashlib.sha256((source or "").encode()).hexdigest()[:16]
     for n, batch in enumerate(batches, start=1):
-        key = f"ledger-csv:{organization_id}:{ledger.digest}:{n}/{len(batches)}"
+        key = f"ledger-csv:{organization_id}:{ledger.digest}:{origin}:{n}/{len(batches)}"
         outcomes.append(
             service.import_ledger_balances(organization_id, list(batch), source=source, key=key)
         )
