@@ -31,7 +31,7 @@ class Container:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db = DatabaseConfig.parse(settings.database_url)
+        self.db = DatabaseConfig.parse(settings.database_url, timeout=settings.db_timeout)
         self._store: EventStore | None = None
         self._engine: sa.Engine | None = None
         self._runner: ProjectionRunner | None = None
@@ -152,5 +152,9 @@ class Container:
         """
         if position is None:
             return []
-        self.runner.wait_for(position, self.settings.read_your_writes_timeout)
+        self.runner.wait_for(
+            position,
+            self.settings.read_your_writes_timeout,
+            give_up_when_failing_for=self.settings.db_timeout,
+        )
         return parked_positions(self.engine, positions)

@@ -154,6 +154,11 @@ class ActivityFanout:
         with self._lock:
             self._wakers.discard(waker)
 
+    @staticmethod
+    def is_transient(error: BaseException) -> bool:
+        """Whether a subscriber's failed read may succeed if tried again (see infra.db_errors)."""
+        return is_transient(error)
+
     @property
     def subscriber_count(self) -> int:
         with self._lock:

@@ -402,18 +402,27 @@ class ProjectionRunner:
                 on_batch(self.position)
         return self.position
 
-    def wait_for(self, position: int, timeout: float) -> None:
+    def wait_for(
+        self, position: int, timeout: float, *, give_up_when_failing_for: float | None = None
+    ) -> None:
         """Block until every projection has processed `position` (read-your-writes).
 
-        Raises ReadYourWritesTimeout when that takes longer than `timeout` (for example while
-        the database is unreachable and the runner retries).
+        Raises ReadYourWritesTimeout when that takes longer than `timeout`, or, with
+        `give_up_when_failing_for`, as soon as this process's runner has been failing (for
+        example on an unreachable database) for that long.
         """
         deadline = time.monotonic() + timeout
         with self._changed:
             while self.position < position:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                now = time.monotonic()
+                failing = self.failing_since
+                if now >= deadline or (
+                    give_up_when_failing_for is not None
+                    and failing is not None
+                    and now - failing >= give_up_when_failing_for
+                ):
                     raise ReadYourWritesTimeout(f"projections did not reach position {position}")
+                remaining = deadline - now
                 self._wake.set()
                 self._changed.wait(min(remaining, self.poll_interval))
                 if not self.running and not self._stopping.is_set():

@@ -24,6 +24,9 @@ from resolvers.pages import ActivityArgs, position_after
 from resolvers.viewer import Viewer
 from resolvers.visibility import visible_activity
 
+RETRY_FIRST = 0.1  # seconds before re-reading after a failed read, doubling
+RETRY_CAP = 5.0
+
 Row = sa.Row[Any]
 
 
@@ -56,6 +59,10 @@ class LiveSource(Protocol):
     def head(self) -> int: ...
 
     def projected_position(self) -> int: ...
+
+    def is_transient(self, error: BaseException) -> bool:
+        """Whether a failed read may succeed if simply tried again (a database blip)."""
+        ...
 
 
 def live_source(ports: Any) -> LiveSource:
@@ -145,10 +152,21 @@ class ActivityStream:
             self.source.unregister(waker)
 
     async def _pump(self, waker: Waker, last: int) -> None:
+        failures = 0
         try:
             while True:
                 waker.clear()
-                rows = await anyio.to_thread.run_sync(self._read, last)
+                try:
+                    rows = await anyio.to_thread.run_sync(self._read, last)
+                except Exception as error:
+                    # A database blip: read again from the same position after a pause (capped
+                    # exponential backoff), so the subscriber sees no gap, no repeat, no error.
+                    if not self.source.is_transient(error):
+                        raise
+                    failures += 1
+                    await asyncio.sleep(min(RETRY_CAP, RETRY_FIRST * 2.0**failures))
+                    continue
+                failures = 0
                 for row in rows:
                     last = int(row.position)
                     if deliverable(self.viewer, row):

@@ -13,7 +13,6 @@ from domain import access
 from domain.errors import DomainError
 from domain.values import ClientType as DomainClientType
 from domain.values import StaffRole as DomainStaffRole
-from resolvers.errors import unavailable
 from resolvers.ids import uuid_of
 from resolvers.viewer import Viewer
 from schema.common import Info
@@ -123,11 +122,6 @@ async def _perform(
     service = info.context.ports.service
     try:
         return await info.context.execute(viewer, lambda: command(service))
-    except TimeoutError:
-        raise unavailable(
-            "the change was recorded but the read models have not caught up yet; "
-            "repeat the request with the same idempotencyKey to read its result"
-        ) from None
     except DomainError as error:
         code = top_level_code(error)
         if code is not None:
