@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from domain import access
 from domain.actor import acting_as
 from resolvers.billing import BillingLoaders
-from resolvers.errors import forbidden, recorded_not_projected, unauthenticated
+from resolvers.errors import forbidden, recorded_not_projected, unauthenticated, unavailable
 from resolvers.loaders import Loaders
 from resolvers.pages import PageLoaders
 from resolvers.viewer import Viewer
@@ -139,9 +139,15 @@ class RequestContext:
         def work() -> tuple[T, list[int]]:
             with acting_as(viewer.actor, viewer.firm_id, viewer.role):
                 result = command()
-            parked = self.ports.wait_for(
-                getattr(result, "position", None), getattr(result, "positions", ())
-            )
+            try:
+                parked = self.ports.wait_for(
+                    getattr(result, "position", None), getattr(result, "positions", ())
+                )
+            except TimeoutError:
+                raise unavailable(
+                    "the change was recorded but the read models have not caught up yet; "
+                    "repeat the request with the same idempotencyKey to read its result"
+                ) from None
             return result, parked
 
         result, parked = await anyio.to_thread.run_sync(work)
