@@ -80,6 +80,8 @@ class Settings:
     export_signing_key: str | None = None  # HMAC-SHA256 key for export manifests
     export_signing_key_file: str | None = None  # Ed25519 private key (PEM) instead of HMAC
     live: LiveOptions = field(default_factory=LiveOptions)
+    metrics: bool = False  # serve /metrics on the API's own port
+    metrics_port: int | None = None  # or serve it alone on this port (never public by accident)
 
     @property
     def production(self) -> bool:
@@ -124,6 +126,8 @@ class Settings:
             export_signing_key=get("EXPORT_SIGNING_KEY"),
             export_signing_key_file=get("EXPORT_SIGNING_KEY_FILE"),
             live=LiveOptions.from_env(env),
+            metrics=(get("METRICS") or "false").lower() in ("1", "true", "yes"),
+            metrics_port=int(number("METRICS_PORT", 0)) or None,
         )
 
 

@@ -35,6 +35,7 @@ from infra.container import Container
 from infra.db_errors import is_transient
 from infra.export_http import export_routes
 from infra.live import HeartbeatTransportWSHandler, authorization_from_params
+from infra.metrics import HttpMetrics, Metrics
 from infra.response_cache import ResponseCache
 from infra.runner import parked_counts, tracking_positions
 from infra.settings import Settings
@@ -97,11 +98,18 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
 
     graphql_transport_ws_handler_class = HeartbeatTransportWSHandler
 
-    def __init__(self, container: Container, issuer: TokenIssuer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        container: Container,
+        issuer: TokenIssuer,
+        metrics: Metrics | None = None,
+        **kwargs: Any,
+    ) -> None:
         schema = build_schema(
             production=container.settings.production,
             max_depth=container.settings.max_query_depth,
             is_unavailable=is_transient,
+            extra_extensions=[metrics.extension()] if metrics is not None else [],
         )
         live = container.settings.live
         kwargs.setdefault("keep_alive", True)
@@ -161,12 +169,18 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         raise ValueError("DOSSIER_JWT_SECRET must be set (./scripts/serve generates one)")
     container = container or Container(settings)
     issuer = TokenIssuer(settings.jwt_secret)
-    graphql = DossierGraphQL(container, issuer)
+    metrics = Metrics() if settings.metrics or settings.metrics_port else None
+    graphql = DossierGraphQL(container, issuer, metrics)
     cached_graphql = ResponseCache(graphql, issuer, container.read_model_position)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(container.open)
+        metrics_server = None
+        if metrics is not None:
+            metrics.watch(container, cached_graphql)
+            if settings.metrics_port:
+                metrics_server = metrics.serve_apart(settings.host, settings.metrics_port)
         # Everything allocated so far lives as long as the process: keep it out of the
         # collector's full passes, which otherwise show up as p99 latency spikes.
         gc.collect()
@@ -175,6 +189,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         try:
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
             await anyio.to_thread.run_sync(container.close)
             log.info("stopped")
 
@@ -237,6 +253,13 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             Route("/graphql", cached_graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *export_routes(container, issuer),
+            # Operator metrics on the API's port only when asked (DOSSIER_METRICS=true); with
+            # DOSSIER_METRICS_PORT they are served apart instead, never here.
+            *(
+                [Route("/metrics", metrics.endpoint)]
+                if metrics is not None and settings.metrics and not settings.metrics_port
+                else []
+            ),
         ],
         lifespan=lifespan,
     )
@@ -244,6 +267,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.issuer = issuer
     app.state.graphql = graphql
     app.state.response_cache = cached_graphql
+    if metrics is not None:
+        app.add_middleware(HttpMetrics, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
     return app
 

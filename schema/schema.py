@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError
@@ -74,11 +74,13 @@ def build_schema(
     production: bool = False,
     max_depth: int = DEFAULT_MAX_DEPTH,
     is_unavailable: Callable[[BaseException], bool] | None = None,
+    extra_extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
     """The schema; in production unexpected errors are masked.
 
     `is_unavailable` tells which exceptions mean the database is out of reach (the
     composition root passes infra.db_errors.is_transient): they become SERVICE_UNAVAILABLE.
+    `extra_extensions` are factories the composition root adds (e.g. operator metrics).
     """
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         # Client apps send the same few documents: parse and validate each text once.
@@ -94,6 +96,7 @@ def build_schema(
     if is_unavailable is not None:
         predicate = is_unavailable
         extensions.append(lambda: UnavailableErrors(is_unavailable=predicate))
+    extensions.extend(extra_extensions)
     built = DossierSchema(
         query=merge_types("Query", QUERY_PARTS),
         mutation=merge_types("Mutation", MUTATION_PARTS),
