@@ -97,6 +97,7 @@ class ActivityFanout:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         self._published = 0
+        self.frames_sent = 0
 
     # Positions ----------------------------------------------------------------
 
@@ -153,6 +154,10 @@ class ActivityFanout:
     def unregister(self, waker: Waker) -> None:
         with self._lock:
             self._wakers.discard(waker)
+
+    def frame_sent(self) -> None:
+        """A subscriber of this process was handed one more entry."""
+        self.frames_sent += 1
 
     @staticmethod
     def is_transient(error: BaseException) -> bool:

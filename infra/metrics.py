@@ -268,7 +268,7 @@ class StateCollector(Collector):
         frames = CounterMetricFamily(
             "dossier_live_frames", "Activity entries sent to live subscribers by this process."
         )
-        frames.add_metric([], float(getattr(live, "frames_sent", 0)))
+        frames.add_metric([], float(live.frames_sent))
         yield from (subscribers, frames)
 
     def _cache(self) -> Iterator[Metric]:

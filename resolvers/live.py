@@ -64,6 +64,10 @@ class LiveSource(Protocol):
         """Whether a failed read may succeed if simply tried again (a database blip)."""
         ...
 
+    def frame_sent(self) -> None:
+        """Count one entry handed to a subscriber (operator metrics)."""
+        ...
+
 
 def live_source(ports: Any) -> LiveSource:
     source = getattr(ports, "live", None)
@@ -143,6 +147,7 @@ class ActivityStream:
                 if isinstance(item, BaseException):
                     raise item
                 self.delivered = int(item.position)
+                self.source.frame_sent()
                 yield item
         finally:
             if pump is not None:

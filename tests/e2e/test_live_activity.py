@@ -46,6 +46,7 @@ async def test_a_subscriber_receives_a_mutations_entry(live_server: LiveServer) 
         assert int(second["position"]) > int(entry["position"])
         # The entry's client is read afresh for every event.
         assert second["client"] == {"id": client_id, "name": "Acme"}
+        assert live_server.app.state.container.live.frames_sent == 2  # operator metrics
 
 
 @pytest.mark.parametrize(
