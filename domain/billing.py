@@ -15,7 +15,7 @@ from domain.base import (
     DossierEvent,
 )
 from domain.errors import RuleViolated
-from domain.money import clean_amount, clean_currency, quantize
+from domain.money import check_amount, clean_amount, clean_currency, exact, quantize
 from domain.values import REASON_MAX, optional_text
 
 
@@ -96,19 +96,28 @@ class ClientAccount(DossierAggregate):
             client_id=client_id,
         )
 
+    def _check_credit(self, amount: Decimal, currency: str) -> None:
+        """A client's credit in one currency stays below MAX_AMOUNT (see domain.money)."""
+        with exact():
+            after = self.balance(currency) + amount
+        check_amount("input.amount", after, currency, "the client's credit")
+
     def add_credit_note(self, amount: Decimal | str, currency: str, reason: str | None) -> None:
         code = clean_currency("input.currency", currency)
+        value = clean_amount("input.amount", amount, code)
+        self._check_credit(value, code)
         self.trigger_event(
             self.CreditAdded,
             client_id=self.client_id,
-            amount=str(clean_amount("input.amount", amount, code)),
+            amount=str(value),
             currency=code,
             source="credit_note",
             invoice_id=None,
-            reason=optional_text("input.reason", reason, REASON_MAX),
+            reason=optional_text("input.reason", reason, REASON_MAX, multiline=True),
         )
 
     def add_overpayment(self, amount: Decimal, currency: str, invoice_id: UUID) -> None:
+        self._check_credit(amount, currency)
         self.trigger_event(
             self.CreditAdded,
             client_id=self.client_id,

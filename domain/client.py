@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from domain.actor import clean_actor_id
 from domain.base import DossierAggregate, DossierCreated, DossierEvent
 from domain.errors import InvalidInput, LimitExceeded, NotFound, RuleViolated, VersionConflict
 from domain.values import (
@@ -198,7 +199,9 @@ class Client(DossierAggregate):
         self.trigger_event(
             self.ContactLinked,
             contact_id=contact_id,
-            description=optional_text("input.description", description, DESCRIPTION_MAX),
+            description=optional_text(
+                "input.description", description, DESCRIPTION_MAX, multiline=True
+            ),
         )
 
     def unlink_contact(self, contact_id: UUID) -> None:
@@ -210,6 +213,9 @@ class Client(DossierAggregate):
         self.trigger_event(self.ContactUnlinked, contact_id=contact_id)
 
     def assign_team_member(self, user_id: str) -> None:
+        """Put a staff member (by user id, as registered) on the client's team."""
+        if clean_actor_id("input.userId", user_id) != user_id:
+            raise InvalidInput("input.userId", "input.userId must not start or end with spaces")
         if user_id in self.team:
             raise RuleViolated("ALREADY_ASSIGNED", f"{user_id} is already on the client's team")
         self.trigger_event(self.TeamMemberAssigned, user_id=user_id)
@@ -223,7 +229,8 @@ class Client(DossierAggregate):
         if self.on_hold:
             raise RuleViolated("ALREADY_ON_HOLD", "the client is already on hold")
         self.trigger_event(
-            self.ClientPutOnHold, reason=optional_text("input.reason", reason, REASON_MAX)
+            self.ClientPutOnHold,
+            reason=optional_text("input.reason", reason, REASON_MAX, multiline=True),
         )
 
     def refuse_while_on_hold(self, what: str) -> None:

@@ -29,5 +29,5 @@ class Comment(DossierAggregate):
             cls.CommentAdded,
             id=uuid4(),
             client_id=client_id,
-            body=required_text("input.body", body, COMMENT_MAX),
+            body=required_text("input.body", body, COMMENT_MAX, multiline=True),
         )

@@ -30,7 +30,7 @@ MAD_CONSISTENCY = Decimal("0.6745")
 MEAN_AD_CONSISTENCY = Decimal("1.253314")
 CENT = Decimal("0.01")
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 def is_period(text: str) -> bool:

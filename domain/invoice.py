@@ -12,7 +12,7 @@ from domain.errors import InvalidInput, RuleViolated
 from domain.lines import Line, clean_lines
 from domain.money import clean_amount, clean_currency, quantize, zero
 from domain.numbering import clean_document_number
-from domain.values import REASON_MAX, optional_text
+from domain.values import REASON_MAX, clean_date, optional_text
 
 PAYMENT_METHOD_MAX = 50
 PAYMENT_REFERENCE_MAX = 200
@@ -134,6 +134,8 @@ class Invoice(DossierAggregate):
     ) -> Invoice:
         """Issue an OPEN invoice; lines are (description, quantity, unit price)."""
         code = clean_currency("input.currency", currency)
+        clean_date("input.issuedOn", issued_on)
+        clean_date("input.dueOn", due_on)
         if due_on < issued_on:
             raise InvalidInput("input.dueOn", "the due date must not be before the issue date")
         cleaned, total = clean_lines(lines, code, "an invoice")
@@ -168,6 +170,7 @@ class Invoice(DossierAggregate):
         if self.status == PAID:
             raise RuleViolated("INVOICE_PAID", f"invoice {self.number} is already paid")
         value = clean_amount("input.amount", amount, self.currency)
+        clean_date("input.paidOn", paid_on)
         if paid_on < date.fromisoformat(self.issued_on):
             raise InvalidInput("input.paidOn", "a payment cannot be dated before the invoice")
         excess = value - self.balance
@@ -201,5 +204,5 @@ class Invoice(DossierAggregate):
         self.trigger_event(
             self.InvoiceVoided,
             client_id=self.client_id,
-            reason=optional_text("input.reason", reason, REASON_MAX),
+            reason=optional_text("input.reason", reason, REASON_MAX, multiline=True),
         )

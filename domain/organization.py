@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -12,6 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from domain import insights
 from domain.base import ClientRelatedEvent, DossierAggregate, DossierCreated
 from domain.errors import InvalidInput, LimitExceeded, NotFound, RuleViolated
+from domain.money import MONEY_TEXT_MAX, parse_money_text
 from domain.values import NAME_MAX, REASON_MAX, optional_text, required_text
 
 EXTERNAL_ID_MAX = 100
@@ -19,6 +20,7 @@ ACCOUNT_MAX = 200
 IMPORT_BATCH_MAX = 5000
 BALANCE_LIMIT = Decimal("1000000000000000")  # 10^15, either sign
 BALANCE_PLACES = 2
+_NOT_FINITE = frozenset({"inf", "infinity", "nan", "snan"})
 
 
 class AccountingProvider(StrEnum):
@@ -61,12 +63,22 @@ def clean_period(field: str, period: str) -> str:
 
 
 def clean_balance(field: str, balance: Decimal | str) -> Decimal:
-    """A finite amount with at most 2 decimal places, quantized to cents."""
-    text = str(balance).strip()
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise InvalidInput(field, f"{text!r} is not a decimal number") from None
+    """A finite amount with at most 2 decimal places, quantized to cents.
+
+    A string must be a plain money string (see domain.money.parse_money_text).
+    """
+    if isinstance(balance, Decimal):
+        number = balance
+        text = str(balance)
+    else:
+        text = str(balance).strip()
+        parsed = parse_money_text(text)
+        if parsed is None:
+            shown = repr(text[:MONEY_TEXT_MAX])
+            if text.lstrip("+-").lower() in _NOT_FINITE:
+                raise InvalidInput(field, f"{shown} is not a finite number")
+            raise InvalidInput(field, f"{shown} is not a decimal number")
+        number = parsed
     if not number.is_finite():
         raise InvalidInput(field, f"{text!r} is not a finite number")
     exponent = number.as_tuple().exponent
@@ -74,7 +86,9 @@ def clean_balance(field: str, balance: Decimal | str) -> Decimal:
         raise InvalidInput(field, f"balances have at most {BALANCE_PLACES} decimal places")
     if abs(number) >= BALANCE_LIMIT:
         raise InvalidInput(field, "the balance is too large")
-    return number.quantize(insights.CENT)
+    return (
+        abs(number).quantize(insights.CENT) if number.is_zero() else number.quantize(insights.CENT)
+    )
 
 
 def clean_balances(
@@ -299,7 +313,7 @@ class LinkedOrganization(DossierAggregate):
             account=account,
             period=period,
             change=str(finding.change),
-            note=optional_text("input.note", note, REASON_MAX),
+            note=optional_text("input.note", note, REASON_MAX, multiline=True),
         )
 
     # Queries ----------------------------------------------------------------

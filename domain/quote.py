@@ -9,6 +9,7 @@ no longer be accepted, but can still be declined or expired explicitly.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -17,7 +18,7 @@ from domain.errors import InvalidInput, RuleViolated
 from domain.lines import Line, clean_lines
 from domain.money import clean_currency
 from domain.numbering import clean_document_number
-from domain.values import REASON_MAX, optional_text
+from domain.values import REASON_MAX, clean_date, optional_text
 
 OPEN = "OPEN"
 ACCEPTED = "ACCEPTED"
@@ -143,6 +144,8 @@ class Quote(DossierAggregate):
     ) -> Quote:
         """Issue (send) an OPEN quote; lines are (description, quantity, unit price)."""
         code = clean_currency("input.currency", currency)
+        clean_date("input.issuedOn", issued_on)
+        clean_date("input.validUntil", valid_until)
         if valid_until < issued_on:
             raise InvalidInput(
                 "input.validUntil", "the valid-until date must not be before the issue date"
@@ -164,6 +167,7 @@ class Quote(DossierAggregate):
         return effective_status(self.status, date.fromisoformat(self.valid_until), on)
 
     def _require_open(self, on: date, action: str) -> None:
+        clean_date("on", on)
         status = self.status_on(on)
         if status == EXPIRED and self.status == OPEN:
             raise RuleViolated(
@@ -182,6 +186,7 @@ class Quote(DossierAggregate):
 
     def decline(self, on: date, reason: str | None) -> None:
         """Record the client's refusal of an open quote (even one past its validity)."""
+        clean_date("on", on)
         if self.status != OPEN:
             raise RuleViolated(
                 "QUOTE_NOT_OPEN", f"quote {self.number} is {self.status.lower()}, not open"
@@ -190,11 +195,12 @@ class Quote(DossierAggregate):
             self.QuoteDeclined,
             client_id=self.client_id,
             declined_on=on.isoformat(),
-            reason=optional_text("input.reason", reason, REASON_MAX),
+            reason=optional_text("input.reason", reason, REASON_MAX, multiline=True),
         )
 
     def expire(self, on: date) -> None:
         """Record that an open quote expired (or is withdrawn before its valid-until date)."""
+        clean_date("on", on)
         if self.status != OPEN:
             raise RuleViolated(
                 "QUOTE_NOT_OPEN", f"quote {self.number} is {self.status.lower()}, not open"
@@ -215,7 +221,10 @@ class Quote(DossierAggregate):
             )
 
     def line_tuples(self) -> list[Line]:
-        return [(li["description"], li["quantity"], li["unit_price"]) for li in self.lines]
+        return [
+            (li["description"], Decimal(li["quantity"]), Decimal(li["unit_price"]))
+            for li in self.lines
+        ]
 
     def mark_converted(self, invoice_id: UUID, invoice_number: str) -> None:
         self.check_convertible()

@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 from domain.base import ClientRelatedEvent, DossierAggregate, DossierCreated
 from domain.errors import InvalidInput, LimitExceeded, RuleViolated
 from domain.money import clean_amount, clean_currency
-from domain.values import NAME_MAX, REASON_MAX, optional_text, required_text
+from domain.values import NAME_MAX, REASON_MAX, clean_date, optional_text, required_text
 
 ACTIVE = "ACTIVE"
 PAUSED = "PAUSED"
@@ -226,6 +226,9 @@ class ServiceSubscription(DossierAggregate):
         name = required_text("input.planName", plan_name, NAME_MAX)
         code = clean_currency("input.price.currency", currency)
         price = clean_amount("input.price.amount", amount, code)
+        clean_date("input.startsOn", starts_on)
+        if ends_on is not None:
+            clean_date("input.endsOn", ends_on)
         if interval not in INTERVALS:
             raise InvalidInput("input.interval", f"{interval!r} is not a billing interval")
         if ends_on is not None and ends_on < starts_on:
@@ -256,6 +259,7 @@ class ServiceSubscription(DossierAggregate):
         return state_on(self.state, self._ends, on)
 
     def _refuse_ended(self, on: date) -> str:
+        clean_date("on", on)
         state = self.state_on(on)
         if state == ENDED:
             raise RuleViolated(
@@ -298,7 +302,7 @@ class ServiceSubscription(DossierAggregate):
             self.ServiceSubscriptionCancelled,
             client_id=self.client_id,
             cancelled_on=on.isoformat(),
-            reason=optional_text("input.reason", reason, REASON_MAX),
+            reason=optional_text("input.reason", reason, REASON_MAX, multiline=True),
         )
 
     def record_request(self, on: date, note: str | None = None) -> int:
@@ -329,6 +333,6 @@ class ServiceSubscription(DossierAggregate):
             period_start=period_start,
             count=used + 1,
             limit=self.request_limit,
-            note=optional_text("input.note", note, NOTE_MAX),
+            note=optional_text("input.note", note, NOTE_MAX, multiline=True),
         )
         return used + 1

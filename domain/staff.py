@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from domain.actor import ACTOR_ID_MAX, clean_actor_id
 from domain.base import DossierAggregate, DossierCreated
 from domain.values import NAME_MAX, StaffRole, clean_email, required_text
 
-USER_ID_MAX = 200
+USER_ID_MAX = ACTOR_ID_MAX
 
 
 def staff_member_id(firm_id: str, user_id: str) -> UUID:
@@ -36,7 +37,7 @@ class StaffMember(DossierAggregate):
     def add(
         cls, *, firm_id: str, user_id: str, name: str, email: str, role: StaffRole
     ) -> StaffMember:
-        uid = required_text("input.userId", user_id, USER_ID_MAX)
+        uid = clean_actor_id("input.userId", user_id)
         return cls._create(
             cls.StaffMemberAdded,
             id=staff_member_id(firm_id, uid),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
 from domain.errors import InvalidInput
+from domain.text import clean
 
 NAME_MAX = 200
 PERSON_NAME_MAX = 100
@@ -24,6 +26,11 @@ DESCRIPTION_MAX = 500
 REASON_MAX = 1000
 COMMENT_MAX = 10_000
 CONTACTS_PER_CLIENT_MAX = 100
+
+# Business dates (invoices, payments, quotes, services): far enough from date.min and date.max
+# that date arithmetic (due dates, billing periods) never overflows.
+DATE_MIN = date(1900, 1, 1)
+DATE_MAX = date(2999, 12, 31)
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_RE = re.compile(r"^\+?[0-9 ()./-]{3,}$")
@@ -53,26 +60,33 @@ ADDRESS_PARTS = ("line1", "line2", "city", "region", "postal_code", "country")
 REQUIRED_DETAILS = ("name", "type", "address.line1", "address.city", "address.country")
 
 
-def required_text(field: str, value: str, max_length: int) -> str:
-    """Trim a mandatory text; blank or longer than max_length is invalid."""
-    text = value.strip()
+def required_text(field: str, value: str, max_length: int, *, multiline: bool = False) -> str:
+    """The stored form of a mandatory text (see domain.text): NFC, trimmed, checked.
+
+    Blank, longer than max_length (counted after normalisation) or holding a character the
+    text rules refuse is invalid; tab and line feed are allowed only in multi-line text.
+    """
+    text = clean(field, value, max_length, multiline=multiline)
     if not text:
         raise InvalidInput(field, f"{field} must not be blank")
-    if len(text) > max_length:
-        raise InvalidInput(field, f"{field} must be at most {max_length} characters")
     return text
 
 
-def optional_text(field: str, value: str | None, max_length: int) -> str | None:
-    """Trim an optional text; blank becomes None, too long is invalid."""
+def optional_text(
+    field: str, value: str | None, max_length: int, *, multiline: bool = False
+) -> str | None:
+    """Like required_text, but None or blank becomes None."""
     if value is None:
         return None
-    text = value.strip()
-    if not text:
-        return None
-    if len(text) > max_length:
-        raise InvalidInput(field, f"{field} must be at most {max_length} characters")
-    return text
+    return clean(field, value, max_length, multiline=multiline) or None
+
+
+def clean_date(field: str, value: date) -> date:
+    """A business date between DATE_MIN and DATE_MAX."""
+    if not isinstance(value, date) or not DATE_MIN <= value <= DATE_MAX:
+        span = f"{DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}"
+        raise InvalidInput(field, f"{field} must be a date between {span}")
+    return value
 
 
 def clean_tags(field: str, tags: list[str]) -> list[str]:
@@ -125,7 +139,7 @@ def clean_custom_fields(
         if k in seen:
             raise InvalidInput(f"{field}.{index}.key", f"custom field {k!r} is given twice")
         seen.add(k)
-        v = optional_text(f"{field}.{index}.value", value, CUSTOM_VALUE_MAX)
+        v = optional_text(f"{field}.{index}.value", value, CUSTOM_VALUE_MAX, multiline=True)
         if v is None and not allow_none:
             continue
         result.append((k, v))
@@ -133,9 +147,9 @@ def clean_custom_fields(
 
 
 def clean_email(field: str, address: str) -> str:
-    """Trim an email address and check its shape."""
-    text = address.strip()
-    if len(text) > EMAIL_MAX or not _EMAIL_RE.match(text):
+    """Trim an email address (NFC, no refused characters) and check its shape."""
+    text = clean(field, address, EMAIL_MAX)
+    if not _EMAIL_RE.fullmatch(text):
         raise InvalidInput(field, f"{text!r} is not a valid email address")
     return text
 

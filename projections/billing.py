@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from domain.billing import ClientAccount, FirmSettings
 from domain.invoice import VOID, Invoice
-from domain.money import quantize, zero
+from domain.money import exact, quantize, zero
 from projections.base import Projection, handles
 from projections.tables import FIRM, ID, metadata
 
@@ -101,8 +101,9 @@ class BillingProjection(Projection):
     @handles(Invoice.InvoicePaymentRecorded)
     def payment_recorded(self, conn: sa.Connection, e: Any, position: int) -> None:
         row = conn.execute(sa.select(invoices).where(invoices.c.id == str(e.originator_id))).one()
-        paid = quantize(Decimal(row.paid) + Decimal(e.applied), row.currency)
-        balance = Decimal(row.total) - paid
+        with exact():  # a figure that would need rounding raises instead of drifting
+            paid = quantize(Decimal(row.paid) + Decimal(e.applied), row.currency)
+            balance = quantize(Decimal(row.total) - paid, row.currency)
         payment = {
             "id": e.payment_id,
             "amount": e.amount,
@@ -117,7 +118,7 @@ class BillingProjection(Projection):
             .where(invoices.c.id == row.id)
             .values(
                 paid=str(paid),
-                balance=str(quantize(balance, row.currency)),
+                balance=str(balance),
                 status="PAID" if balance <= 0 else "PARTIALLY_PAID",
                 paid_on=date.fromisoformat(e.paid_on) if balance <= 0 else None,
                 payments=[*row.payments, payment],
@@ -142,7 +143,8 @@ class BillingProjection(Projection):
         )
         row = conn.execute(sa.select(client_credit.c.balance).where(*key)).first()
         current = Decimal(row.balance) if row is not None else Decimal(0)
-        balance = str(quantize(current + sign * Decimal(e.amount), e.currency))
+        with exact():
+            balance = str(quantize(current + sign * Decimal(e.amount), e.currency))
         if row is None:
             conn.execute(
                 sa.insert(client_credit).values(

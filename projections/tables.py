@@ -64,7 +64,8 @@ clients = sa.Table(
     sa.Column("firm_id", FIRM, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("name_key", sa.String(200), nullable=False),
+    # Lowered copies are unbounded: lower() can lengthen text ("İ" becomes two code points).
+    sa.Column("name_key", sa.Text, nullable=False),
     sa.Column("client_type", sa.String(20), nullable=False),
     sa.Column("tags", sa.JSON, nullable=False),
     sa.Column("address", sa.JSON, nullable=False),
@@ -80,7 +81,7 @@ client_tags = sa.Table(
     "rm_client_tags",
     metadata,
     sa.Column("client_id", ID, primary_key=True),
-    sa.Column("tag_key", sa.String(50), primary_key=True),
+    sa.Column("tag_key", sa.Text, primary_key=True),  # lowered: may be longer than the tag
     sa.Column("firm_id", FIRM, nullable=False),
     sa.Index("ix_rm_client_tags_firm_tag", "firm_id", "tag_key"),
 )
@@ -149,7 +150,7 @@ client_search = sa.Table(
     metadata,
     sa.Column("client_id", ID, primary_key=True),
     sa.Column("source", sa.String(50), primary_key=True),
-    sa.Column("term", sa.String(300), primary_key=True),
+    sa.Column("term", sa.Text, primary_key=True),  # lowered: may be longer than the text
     sa.Column("firm_id", FIRM, nullable=False),
     sa.Index("ix_rm_client_search_firm", "firm_id"),
 )
@@ -173,8 +174,9 @@ activity = sa.Table(
 activity_subjects = sa.Table(
     "rm_activity_subjects",
     metadata,
-    sa.Column("id", ID, primary_key=True),
-    sa.Column("label", sa.String(300), nullable=False),
+    # A uuid, or "staff:{firm}:{user id}" (up to 407 characters with 200-character ids).
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("label", sa.Text, nullable=False),
 )
 
 comments = sa.Table(

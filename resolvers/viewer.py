@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain import access
-from domain.actor import Actor, ActorKind
+from domain.actor import Actor, ActorKind, display_name
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,14 @@ class Viewer:
 
     @property
     def actor(self) -> Actor:
+        """The actor stamped on the viewer's events (the token's display name made safe; the
+        ids are checked by `acting_as`, which refuses ids no read model could hold)."""
         kind = ActorKind.CONTACT if self.role == "contact" else ActorKind.STAFF
         return Actor(
-            id=self.user_id, kind=kind, name=self.name, impersonated_by=self.impersonated_by
+            id=self.user_id,
+            kind=kind,
+            name=display_name(self.name),
+            impersonated_by=self.impersonated_by,
         )
 
     @property

@@ -2,15 +2,67 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError, StringValueNode, ValueNode, print_ast
+from strawberry.types.scalar import ScalarDefinition
 
+from domain.money import MONEY_TEXT_MAX, parse_money_text
 from resolvers.context import RequestContext
 from resolvers.pages import Page
 
 Info = strawberry.Info[RequestContext, None]
+
+
+# Money and other Decimals --------------------------------------------------------------------
+
+DECIMAL_FORMAT = (
+    "a string of ASCII digits with an optional sign and at most one decimal point, "
+    'such as "1250.00" (no exponent, separators, spaces or JSON numbers)'
+)
+
+
+def _bad_decimal(shown: str) -> GraphQLError:
+    return GraphQLError(
+        f"{shown} is not a valid Decimal: write {DECIMAL_FORMAT}",
+        extensions={"code": "BAD_USER_INPUT"},
+    )
+
+
+def parse_decimal_value(value: object) -> Decimal:
+    """A Decimal from a variable's JSON value: only a strict money string is accepted."""
+    if not isinstance(value, str):
+        raise _bad_decimal(f"the JSON {type(value).__name__} {str(value)[:MONEY_TEXT_MAX]}")
+    number = parse_money_text(value)
+    if number is None:
+        raise _bad_decimal(repr(value[:MONEY_TEXT_MAX]))
+    return number
+
+
+def parse_decimal_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Decimal:
+    """A Decimal from a literal in the document: only a string literal is accepted."""
+    if not isinstance(node, StringValueNode):
+        raise _bad_decimal(f"the literal {print_ast(node)[:MONEY_TEXT_MAX]}")
+    return parse_decimal_value(node.value)
+
+
+DECIMAL = ScalarDefinition(
+    name="Decimal",
+    description="Decimal (fixed-point)",
+    specified_by_url=None,
+    serialize=str,
+    parse_value=parse_decimal_value,
+    parse_literal=parse_decimal_literal,
+    origin=Decimal,
+)
+"""Strawberry's Decimal scalar made strict (its own accepts "1e3", "1_000", Arabic-Indic
+digits and JSON numbers); the schema must use it through `SCALAR_OVERRIDES`."""
+
+SCALAR_OVERRIDES: dict[object, Any] = {Decimal: DECIMAL}
+"""Pass as `strawberry.Schema(..., scalar_overrides=SCALAR_OVERRIDES)`."""
 
 
 @strawberry.interface
