@@ -8,6 +8,11 @@ import json
 from typing import Any
 from uuid import UUID
 
+MAX_ID_LENGTH = 200
+"""Longer ids are not ours (ours are about 60 characters); they are never decoded."""
+MAX_CURSOR_LENGTH = 200
+"""Longer cursors are not ours (ours are at most about 110 characters)."""
+
 NODE_TYPES = (
     "Client",
     "Contact",
@@ -29,6 +34,8 @@ def to_global_id(type_name: str, local_id: str | UUID | int) -> str:
 
 def from_global_id(global_id: str) -> tuple[str, str] | None:
     """(type name, local id), or None when the id is not one of ours."""
+    if len(global_id) > MAX_ID_LENGTH:
+        return None
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
         raw = base64.urlsafe_b64decode(padded.encode()).decode()
@@ -57,9 +64,16 @@ def encode_cursor(value: Any) -> str:
 
 
 def decode_cursor(cursor: str) -> Any:
-    """The value inside a cursor; raises ValueError when it is not one of ours."""
+    """The value inside a cursor: a number, a string or a flat list of them; raises ValueError
+    when it is not one of ours (too long, not base64 JSON, or nested)."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise ValueError(f"a cursor is at most {MAX_CURSOR_LENGTH} characters")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ValueError(f"invalid cursor {cursor!r}") from error
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, (int, float, str)) for item in items):
+        raise ValueError(f"invalid cursor {cursor!r}")
+    return value

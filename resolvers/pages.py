@@ -13,11 +13,17 @@ from strawberry.dataloader import DataLoader
 
 from projections.tables import activity, client_search, client_tags, clients, comments, team
 from resolvers.errors import bad_input
-from resolvers.ids import decode_cursor, encode_cursor, uuid_of
+from resolvers.ids import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor, uuid_of
 from resolvers.loaders import Loaders, newest_per_client
 from resolvers.visibility import visible_activity, visible_clients
 
 MAX_PAGE = 100
+MAX_SEARCH = 200
+"""Characters of a clients search (names are at most 200 characters)."""
+MAX_FILTER_TAGS = 50
+"""Tags in a clients filter (a client has at most 50, and every tag must match)."""
+MAX_FILTER_VALUES = 1_000
+"""Values in each list of an activity filter (types, clients, actors)."""
 
 
 def check_first(first: int | None, default: int) -> int:
@@ -42,6 +48,8 @@ def position_after(after: str | None) -> int | None:
     """The position inside a cursor (or a bare position string)."""
     if after is None:
         return None
+    if len(after) > MAX_CURSOR_LENGTH:
+        raise bad_input("after is not a valid cursor", "after")
     if after.isascii() and after.isdigit():
         return checked_position(int(after))
     try:
@@ -103,6 +111,15 @@ class ActivityArgs:
     actor_ids: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name, values in (
+            ("filter.types", self.types),
+            ("filter.clientIds", self.client_ids),
+            ("filter.actorIds", self.actor_ids),
+        ):
+            if values is not None and len(values) > MAX_FILTER_VALUES:
+                raise bad_input(f"{name} lists at most {MAX_FILTER_VALUES} values", name)
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
         conds: list[sa.ColumnElement[bool]] = []
@@ -227,6 +244,12 @@ class ClientFilter:
     tags: tuple[str, ...] | None = None
     on_hold: bool | None = None
     assigned_to: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.search is not None and len(self.search) > MAX_SEARCH:
+            raise bad_input(f"search is at most {MAX_SEARCH} characters", "search")
+        if self.tags is not None and len(self.tags) > MAX_FILTER_TAGS:
+            raise bad_input(f"tags lists at most {MAX_FILTER_TAGS} tags", "tags")
 
 
 def _like_pattern(text: str) -> str:

@@ -6,13 +6,7 @@ from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaskErrors,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
 from strawberry.file_uploads import Upload
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -21,6 +15,7 @@ from resolvers.unavailable import UnavailableErrors
 from schema.analytics import AnalyticsQuery
 from schema.audit import AuditQuery
 from schema.billing import BillingMutation, Invoice
+from schema.limits import QueryLimiter, QueryLimits
 from schema.mutation import Mutation
 from schema.organizations import LedgerAlert, LinkedOrganization, OrganizationsMutation
 from schema.query import Query
@@ -73,6 +68,7 @@ def build_schema(
     *,
     production: bool = False,
     max_depth: int = DEFAULT_MAX_DEPTH,
+    limits: QueryLimits | None = None,
     is_unavailable: Callable[[BaseException], bool] | None = None,
     extra_extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
@@ -82,11 +78,13 @@ def build_schema(
     composition root passes infra.db_errors.is_transient): they become SERVICE_UNAVAILABLE.
     `extra_extensions` are factories the composition root adds (e.g. operator metrics).
     """
+    bounds = limits or QueryLimits(max_depth=max_depth)  # schema.limits: per-document limits
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         # Client apps send the same few documents: parse and validate each text once.
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
+        # Depth, aliases, directives, cost and input sizes first, then the cached validation.
+        lambda: QueryLimiter(bounds, maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: MaxTokensLimiter(max_token_count=bounds.max_tokens),
     ]
     outage = _outage_check(is_unavailable)
     if production:
