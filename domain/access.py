@@ -38,3 +38,28 @@ def can_manage_staff(role: str) -> bool:
 def can_manage_clients(role: str) -> bool:
     """Registering clients and changing their teams is for owners, admins and managers."""
     return role in FIRM_WIDE_ROLES
+
+
+def effective_staff_role(
+    token_role: str, recorded_role: str | None, *, firm_has_staff: bool, firm_has_owner: bool
+) -> str | None:
+    """The role a staff token acts with, decided by the firm's staff records (None: refused).
+
+    - A member on the records acts with the recorded role, whatever the token says, so a
+      demotion or promotion counts from the next request.
+    - A firm without any staff records trusts the token's role: a firm exists as soon as a
+      valid token names it, and its first owner bootstraps it.
+    - Once the firm has records, a token of someone not on them is refused (a removed member
+      loses every right), except an owner's token while the firm has no owner on record, so
+      that a firm whose records hold only other roles can still be run by its owner.
+    """
+    if token_role not in STAFF_ROLES:
+        return None
+    if recorded_role is not None:
+        role = recorded_role.lower()
+        return role if role in STAFF_ROLES else None
+    if not firm_has_staff:
+        return token_role
+    if token_role == "owner" and not firm_has_owner:
+        return token_role
+    return None

@@ -154,18 +154,22 @@ def token(
     firm: Annotated[str, typer.Option(help="Firm id.")] = "demo-firm",
     role: Annotated[str, typer.Option(help="owner|admin|manager|agent|watcher|contact")] = "owner",
     name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-    days: Annotated[int, typer.Option(help="Validity in days.")] = 30,
+    contact: Annotated[str | None, typer.Option(help="Contact id (role contact).")] = None,
+    ttl: Annotated[
+        int | None,
+        typer.Option(help="Validity in seconds (default and at most DOSSIER_JWT_MAX_LIFETIME)."),
+    ] = None,
 ) -> None:
-    """Print a signed bearer token (HS256 with DOSSIER_JWT_SECRET)."""
-    settings = _settings()
-    if not settings.jwt_secret:
-        console.print("[red]DOSSIER_JWT_SECRET is not set[/red]")
-        raise typer.Exit(2)
-    print(
-        TokenIssuer(settings.jwt_secret).issue(
-            sub=sub, firm=firm, role=role, name=name, ttl_seconds=days * 86400
+    """Print a signed bearer token (HS256 with DOSSIER_JWT_SECRET; iss and aud when set)."""
+    try:
+        issuer = TokenIssuer.from_settings(_settings())
+        signed = issuer.issue(
+            sub=sub, firm=firm, role=role, name=name, contact=contact, ttl_seconds=ttl
         )
-    )
+    except ValueError as error:  # a weak secret, a bad setting, a lifetime over the maximum
+        console.print(f"[red]{error}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    print(signed)
 
 
 @app.command("export-schema")

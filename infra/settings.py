@@ -70,6 +70,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     jwt_secret: str | None = None
+    jwt_issuer: str | None = None  # tokens carry and must carry this iss when set
+    jwt_audience: str | None = None  # tokens carry and must carry this aud when set
+    jwt_max_lifetime: int = 24 * 3600  # seconds; a token's exp - iat must not exceed it
     env: str = "development"
     run_projections: bool = True
     read_your_writes_timeout: float = 10.0
@@ -116,6 +119,11 @@ class Settings:
             host=get("HOST") or defaults.host,
             port=int(number("PORT", defaults.port)),
             jwt_secret=get("JWT_SECRET"),
+            jwt_issuer=get("JWT_ISSUER"),
+            jwt_audience=get("JWT_AUDIENCE"),
+            jwt_max_lifetime=int(
+                _positive("JWT_MAX_LIFETIME", number("JWT_MAX_LIFETIME", defaults.jwt_max_lifetime))
+            ),
             env=mode,
             run_projections=(get("RUN_PROJECTIONS") or "true").lower() not in ("0", "false", "no"),
             read_your_writes_timeout=number("READ_YOUR_WRITES_TIMEOUT", 10.0),

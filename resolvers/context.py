@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -15,6 +16,7 @@ from resolvers.billing import BillingLoaders
 from resolvers.errors import forbidden, recorded_not_projected, unauthenticated, unavailable
 from resolvers.loaders import Loaders
 from resolvers.pages import PageLoaders
+from resolvers.staff_roles import Standing, standing
 from resolvers.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
     from resolvers.history import HistoryPort
 
 T = TypeVar("T")
+
+STANDING_TTL = 5.0
+"""Seconds a context keeps what the staff records said (an HTTP request lives shorter; a
+websocket connection's context re-reads them for a subscribe after this)."""
 
 
 class Outcome(Protocol):
@@ -77,16 +83,52 @@ class RequestContext:
     _pages: PageLoaders | None = field(default=None, repr=False)
     _billing: BillingLoaders | None = field(default=None, repr=False)
     _audit: Any = field(default=None, repr=False)  # resolvers.audit: per-request loader
+    # What the staff records said of `viewer` (the token's), and when (time.monotonic()).
+    _standing: tuple[Viewer, Standing, float] | None = field(default=None, repr=False)
 
     # Authorization ------------------------------------------------------------
 
     def require_viewer(self) -> Viewer:
-        """The authenticated staff viewer; anything else is a top-level error."""
+        """The authenticated staff viewer, with the role the firm's staff records give it;
+        anything else is a top-level error (UNAUTHENTICATED without a valid token, FORBIDDEN
+        for a contact or for someone the records refuse)."""
         if self.viewer is None:
             raise unauthenticated(self.auth_error or "a valid bearer token is required")
         if not self.viewer.is_staff:
             raise forbidden("the client portal is not available yet")
-        return self.viewer
+        found = self._known_standing(self.viewer)
+        if found is None:
+            found = standing(self.ports.engine, self.viewer)
+            self.remember_standing(self.viewer, found)
+        if found.viewer is None:
+            raise forbidden(found.refusal or "you are not on this firm's staff")
+        return found.viewer
+
+    def _known_standing(self, viewer: Viewer) -> Standing | None:
+        known = self._standing
+        if known is None or known[0] is not viewer:
+            return None
+        if time.monotonic() - known[2] > STANDING_TTL:
+            return None
+        return known[1]
+
+    def remember_standing(self, viewer: Viewer, found: Standing) -> None:
+        """Keep what the staff records said of this token viewer (e.g. read ahead in a worker
+        thread by `resolve_standing`, or by the response cache)."""
+        self._standing = (viewer, found, time.monotonic())
+
+    async def resolve_standing(self) -> None:
+        """Read the viewer's standing in a worker thread, so that `require_viewer` does not
+        query the database on the event loop. A failure is left for `require_viewer` to meet
+        inside a resolver, where a database outage becomes SERVICE_UNAVAILABLE."""
+        viewer = self.viewer
+        if viewer is None or not viewer.is_staff or self._known_standing(viewer) is not None:
+            return
+        try:
+            found = await anyio.to_thread.run_sync(standing, self.ports.engine, viewer)
+        except Exception:
+            return
+        self.remember_standing(viewer, found)
 
     def require_mutator(self) -> Viewer:
         viewer = self.require_viewer()

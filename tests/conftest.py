@@ -68,7 +68,11 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, jwt_secret="test-secret", poll_interval=0.05)
+    return Settings(
+        database_url=database_url,
+        jwt_secret="test-secret-that-is-long-enough-for-hs256!!",
+        poll_interval=0.05,
+    )
 
 
 @pytest.fixture

@@ -221,7 +221,10 @@ async def test_a_watcher_cannot_mutate_anything(api: Api) -> None:
 )
 async def test_what_each_role_may_change(api: Api, role: str, forbidden: set[str]) -> None:
     mutations = await every_mutation(api)
-    user = ("agent-1", role)
+    # The role acted with is the one on the firm's staff records (agent-1 is an agent there).
+    user = ("agent-1", role) if role == "agent" else (f"{role}-9", role)
+    if role != "agent":
+        await add_staff(api, user[0], role.upper())
     for query, input_ in mutations:
         field = query.split("(input")[0].split()[-1]
         before = api.event_count()
@@ -474,6 +477,8 @@ async def test_staff_of_another_firm_cannot_be_assigned(api: Api) -> None:
 async def test_client_query_shape_is_the_same_for_every_firm_wide_role(api: Api) -> None:
     ids = await agent_world(api)
     views = []
+    await add_staff(api, "admin-1", "ADMIN")
+    await add_staff(api, "manager-1", "MANAGER")
     for role in ("owner", "admin", "manager"):
         response = await api.gql(CLIENT_QUERY, {"id": ids["beta"]}, as_user=(f"{role}-1", role))
         views.append(response["data"]["client"])

@@ -275,6 +275,7 @@ async def test_every_mutation_replays_without_recording(api: Api) -> None:
 
 async def test_replay_by_an_agent_and_by_a_manager_with_the_same_key(api: Api) -> None:
     await add_staff(api, "agent-1")
+    await add_staff(api, "manager-1", "MANAGER")
     client_id = await register(api, "Acme")
     await assign(api, client_id, "agent-1")
     as_agent = await mutate(

@@ -407,6 +407,7 @@ async def test_unlink_contact(api: Api) -> None:
 async def test_assign_and_remove_team_members_with_history_oldest_first(api: Api) -> None:
     alice_id = await add_staff(api, "agent-1", "AGENT", name="Alice Agent")
     await add_staff(api, "agent-2", "WATCHER", name="Walt Watcher")
+    await add_staff(api, "manager-1", "MANAGER")
     client_id = await register(api, "Acme")
     before = api.event_count()
 

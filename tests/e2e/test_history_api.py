@@ -68,6 +68,7 @@ def iso(moment: datetime) -> str:
 async def history_client(api: Api) -> tuple[str, str, list[datetime]]:
     """Register, rename twice (owner, then a manager), link a contact, hold: 5 versions."""
     await add_staff(api, "agent-1", name="Agent One")
+    await add_staff(api, "mgr-1", "MANAGER")
     client_id = await register(
         api, "First", address={"line1": "1 Main St", "city": "Leeds", "country": "GB"}
     )
@@ -232,6 +233,7 @@ async def test_bad_arguments_are_bad_user_input_and_record_nothing(api: Api) -> 
 
 async def test_history_is_visible_only_to_who_may_see_the_client(api: Api) -> None:
     client_id, _, _ = await history_client(api)
+    await add_staff(api, "agent-2")
     query = "query($id: ID!) { client(id: $id) { asOf(version: 1) { name } } }"
 
     assert ok(await api.gql(query, {"id": client_id}), "client") == {"asOf": {"name": "First"}}

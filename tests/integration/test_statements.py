@@ -36,11 +36,13 @@ OWNER = Actor(id="owner-1", kind=ActorKind.STAFF, name="owner-1")
 # clients, latest comments.
 # Every query first reads the read models' position (the response cache's validity check).
 CACHE_CHECK = 1
-CLIENTS_QUERY_STATEMENTS = 6 + CACHE_CHECK
+# Every request then reads the viewer's role from the firm's staff records (one statement).
+STAFF_ROLE = 1
+CLIENTS_QUERY_STATEMENTS = 6 + CACHE_CHECK + STAFF_ROLE
 # client, holds, contacts, team, team history, related clients, latest comments, latest
 # activity, the comments page and the activity page (each counting its totals in the same
 # statement).
-PROFILE_QUERY_STATEMENTS = 10 + CACHE_CHECK
+PROFILE_QUERY_STATEMENTS = 10 + CACHE_CHECK + STAFF_ROLE
 
 CLIENTS_QUERY = """
 { clients(first: 50) { edges { node { id name
@@ -247,7 +249,11 @@ async def test_clients_query_statement_count_does_not_grow_with_clients(
     assert len(small.queries) == len(large.queries) == CLIENTS_QUERY_STATEMENTS, (small, large)
     assert len(large.queries) <= 10
     # One connection per batch: SQLite's explicit BEGINs do not grow either.
-    assert len(small.control) == len(large.control) == connections(backend, 5 + CACHE_CHECK)
+    assert (
+        len(small.control)
+        == len(large.control)
+        == connections(backend, 5 + CACHE_CHECK + STAFF_ROLE)
+    )
 
 
 async def test_profile_query_statement_count_does_not_grow_with_contacts(
@@ -296,7 +302,11 @@ async def test_profile_query_statement_count_does_not_grow_with_contacts(
     assert len(profile["activity"]["edges"]) == activity_before + 29
 
     assert len(one.queries) == len(thirty.queries) == PROFILE_QUERY_STATEMENTS, (one, thirty)
-    assert len(one.control) == len(thirty.control) == connections(backend, 10 + CACHE_CHECK)
+    assert (
+        len(one.control)
+        == len(thirty.control)
+        == connections(backend, 10 + CACHE_CHECK + STAFF_ROLE)
+    )
 
 
 BILLING_LIST_QUERY = """
@@ -307,7 +317,7 @@ BILLING_LIST_QUERY = """
 } } } }
 """
 # page + total, invoices, credit, the firm's currency.
-BILLING_LIST_STATEMENTS = 5 + CACHE_CHECK
+BILLING_LIST_STATEMENTS = 5 + CACHE_CHECK + STAFF_ROLE
 
 
 def add_invoices(api: Api, clients: list[dict[str, Any]], per_client: int) -> None:
