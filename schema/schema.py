@@ -15,6 +15,7 @@ from resolvers.unavailable import UnavailableErrors
 from schema.analytics import AnalyticsQuery
 from schema.audit import AuditQuery
 from schema.billing import BillingMutation, Invoice
+from schema.common import SCALAR_OVERRIDES
 from schema.limits import QueryLimiter, QueryLimits
 from schema.mutation import Mutation
 from schema.organizations import LedgerAlert, LinkedOrganization, OrganizationsMutation
@@ -103,6 +104,8 @@ def build_schema(
         else None,
         types=EXTRA_TYPES,
         extensions=extensions,
+        # Money is parsed strictly (ASCII digits, one point, no exponents or JSON numbers).
+        scalar_overrides=SCALAR_OVERRIDES,
     )
     built.outage = outage
     return built
