@@ -79,6 +79,12 @@ class Settings:
     poll_interval: float = 0.2
     readiness_max_lag: int = 1000
     max_query_depth: int = 12
+    max_query_cost: int = 300_000  # schema.limits: each field 1, a connection times its first
+    max_query_aliases: int = 50
+    max_query_directives: int = 50
+    max_query_tokens: int = 2_000
+    rate_limit_cost: int = 1_000_000  # cost points per viewer per window; 0 turns it off
+    rate_limit_window: float = 60.0  # seconds (a sliding window, in each process's memory)
     db_timeout: float = 5.0  # connect, statement, lock and pool waits (seconds)
     export_signing_key: str | None = None  # HMAC-SHA256 key for export manifests
     export_signing_key_file: str | None = None  # Ed25519 private key (PEM) instead of HMAC
@@ -130,6 +136,25 @@ class Settings:
             poll_interval=number("POLL_INTERVAL", defaults.poll_interval),
             readiness_max_lag=int(number("READINESS_MAX_LAG", defaults.readiness_max_lag)),
             max_query_depth=int(number("MAX_QUERY_DEPTH", defaults.max_query_depth)),
+            max_query_cost=_count(
+                "MAX_QUERY_COST", number("MAX_QUERY_COST", defaults.max_query_cost)
+            ),
+            max_query_aliases=_count(
+                "MAX_QUERY_ALIASES", number("MAX_QUERY_ALIASES", defaults.max_query_aliases)
+            ),
+            max_query_directives=_count(
+                "MAX_QUERY_DIRECTIVES",
+                number("MAX_QUERY_DIRECTIVES", defaults.max_query_directives),
+            ),
+            max_query_tokens=_count(
+                "MAX_QUERY_TOKENS", number("MAX_QUERY_TOKENS", defaults.max_query_tokens)
+            ),
+            rate_limit_cost=_count(
+                "RATE_LIMIT_COST", number("RATE_LIMIT_COST", defaults.rate_limit_cost), zero=True
+            ),
+            rate_limit_window=_positive(
+                "RATE_LIMIT_WINDOW", number("RATE_LIMIT_WINDOW", defaults.rate_limit_window)
+            ),
             db_timeout=_positive("DB_TIMEOUT", number("DB_TIMEOUT", defaults.db_timeout)),
             export_signing_key=get("EXPORT_SIGNING_KEY"),
             export_signing_key_file=get("EXPORT_SIGNING_KEY_FILE"),
@@ -143,3 +168,13 @@ def _positive(name: str, value: float) -> float:
     if value <= 0:
         raise SettingsError(f"DOSSIER_{name} must be positive, not {value!r}")
     return value
+
+
+def _count(name: str, value: float, *, zero: bool = False) -> int:
+    """A whole number, positive (or zero when allowed)."""
+    if not float(value).is_integer() or value < 0 or (value == 0 and not zero):
+        raise SettingsError(
+            f"DOSSIER_{name} must be a {'non-negative' if zero else 'positive'} "
+            f"whole number, not {value!r}"
+        )
+    return int(value)

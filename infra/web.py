@@ -36,6 +36,7 @@ from infra.db_errors import is_transient
 from infra.export_http import export_routes
 from infra.live import HeartbeatTransportWSHandler, authorization_from_params
 from infra.metrics import HttpMetrics, Metrics
+from infra.rate_limit import query_limits, rate_limit
 from infra.response_cache import ResponseCache
 from infra.runner import parked_counts, tracking_positions
 from infra.settings import Settings
@@ -107,7 +108,7 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
     ) -> None:
         schema = build_schema(
             production=container.settings.production,
-            max_depth=container.settings.max_query_depth,
+            limits=query_limits(container.settings),
             is_unavailable=is_transient,
             extra_extensions=[metrics.extension()] if metrics is not None else [],
         )
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     metrics = Metrics() if settings.metrics or settings.metrics_port else None
     graphql = DossierGraphQL(container, issuer, metrics)
     cached_graphql = ResponseCache(graphql, issuer, container.read_model_position)
+    limited = rate_limit(cached_graphql, settings, issuer)  # per-viewer cost budget (429)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -250,7 +252,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             Route("/", index),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/graphql", cached_graphql, methods=["GET", "POST"]),
+            Route("/graphql", limited or cached_graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *export_routes(container, issuer),
             # Operator metrics on the API's port only when asked (DOSSIER_METRICS=true); with
@@ -267,6 +269,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.issuer = issuer
     app.state.graphql = graphql
     app.state.response_cache = cached_graphql
+    app.state.rate_limit = limited
     if metrics is not None:
         app.add_middleware(HttpMetrics, metrics=metrics)
     app.add_middleware(RequestIdMiddleware)
