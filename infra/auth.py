@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
+from domain.actor import check_firm_id, clean_actor_id
+from domain.errors import InvalidInput
 from resolvers.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -145,6 +147,13 @@ class TokenIssuer:
             raise AuthError(f"the token is invalid: {error}") from None
         self._check_lifetime(claims)
         sub, firm = _string(claims, "sub"), _string(claims, "firm")
+        # Ids must be storable as they are (no NUL, controls or spaces: the staff lookup and
+        # the read models would refuse them), so the same rules as the domain's apply here.
+        try:
+            clean_actor_id("sub", sub)
+            check_firm_id("firm", firm)
+        except InvalidInput as error:
+            raise AuthError(f"the token's {error.message}") from None
         role_claim = _string(claims, "role")
         role = role_claim.lower()
         if role not in ROLES:
