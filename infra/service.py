@@ -131,7 +131,8 @@ def request_fingerprint(operation: str, arguments: Mapping[str, Any]) -> str:
         ensure_ascii=False,
         allow_nan=False,
     )
-    return hashlib.sha256(document.encode()).hexdigest()
+    # surrogatepass: a lone surrogate (refused later by validation) must not crash the hash.
+    return hashlib.sha256(document.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _command_arguments: ContextVar[Mapping[str, Any] | None] = ContextVar(
