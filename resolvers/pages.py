@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -252,8 +253,13 @@ class ClientFilter:
             raise bad_input(f"tags lists at most {MAX_FILTER_TAGS} tags", "tags")
 
 
+def search_key(text: str) -> str:
+    """A search or tag filter as the read models keep their lowered copies (of NFC text)."""
+    return unicodedata.normalize("NFC", text.strip()).lower()
+
+
 def _like_pattern(text: str) -> str:
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = search_key(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
@@ -269,7 +275,7 @@ async def clients_page(loaders: Loaders, first: int, after: str | None, flt: Cli
         conds.append(clients.c.id.in_(matches))
     for tag in flt.tags or ():
         tagged = sa.select(client_tags.c.client_id).where(
-            client_tags.c.firm_id == viewer.firm_id, client_tags.c.tag_key == tag.strip().lower()
+            client_tags.c.firm_id == viewer.firm_id, client_tags.c.tag_key == search_key(tag)
         )
         conds.append(clients.c.id.in_(tagged))
     if flt.on_hold is not None:

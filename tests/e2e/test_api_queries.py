@@ -179,6 +179,10 @@ async def test_clients_search_matches_name_and_any_part_of_a_contact_email(api: 
     assert await search("%") == []
     assert await search("_") == []
     assert await search("") == ["Acme Trading", "Beta Holdings", "Gamma"]
+    # Names are kept in NFC: a decomposed "é" in the search finds a composed one, and back.
+    await register(api, "Caf\u00e9 Ltd")
+    assert await search("CAFE\u0301") == ["Caf\u00e9 Ltd"]
+    assert await search("caf\u00e9") == ["Caf\u00e9 Ltd"]
 
     # Unlinking the contact drops its emails from the search; Bob keeps Acme linked.
     await mutate(api, UNLINK, "unlinkContact", clientId=acme, contactId=ada)

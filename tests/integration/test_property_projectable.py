@@ -603,9 +603,7 @@ def check_projectable(container: Container) -> None:
     """Everything recorded so far projects; nothing is parked."""
     runner = container.runner
     assert runner.catch_up() == container.store.head()
-    # Parked events are being added by another change; check them once they exist.
-    if hasattr(runner, "parked"):
-        assert runner.parked() == []
+    assert runner.parked() == []
 
 
 def check_rebuild(container: Container) -> None:
