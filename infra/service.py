@@ -25,7 +25,7 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from domain.access import can_see_client
+from domain.access import can_see_client, sees_all_clients
 from domain.actor import current_context
 from domain.base import DossierAggregate
 from domain.billing import (
@@ -37,6 +37,7 @@ from domain.billing import (
 from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
+from domain.contact_links import ContactLinks, contact_links_id
 from domain.errors import (
     DomainError,
     IdempotencyKeyReused,
@@ -228,6 +229,34 @@ class DossierService(Commands):
 
     def get_contact(self, contact_id: UUID) -> Contact:
         return self._get(Contact, contact_id, "Contact")
+
+    def visible_contact(self, contact_id: UUID) -> Contact:
+        """The contact, if it is in the actor's firm and the actor may see it: firm-wide roles
+        see every contact of the firm, agents only those linked to a client they may see.
+        Otherwise NotFound, exactly as for a contact that does not exist."""
+        contact = self.get_contact(contact_id)
+        ctx = current_context()
+        if sees_all_clients(ctx.role):
+            return contact
+        links = self._contact_links(contact_id)
+        for linked_id in links.client_ids if links is not None else ():
+            try:
+                client = self._get(Client, UUID(linked_id), "Client")
+            except NotFound:  # pragma: no cover - the index only names the firm's clients
+                continue
+            if can_see_client(ctx.role, ctx.actor.id, client.team):
+                return contact
+        raise NotFound("Contact", str(contact_id))
+
+    def _contact_links(self, contact_id: UUID) -> ContactLinks | None:
+        """The index of the clients a contact is linked to (None for a contact linked only
+        before the index existed)."""
+        try:
+            return self._get(
+                ContactLinks, contact_links_id(current_context().firm_id, contact_id), "Contact"
+            )
+        except NotFound:
+            return None
 
     def find_staff(self, user_id: str) -> StaffMember | None:
         try:
@@ -467,13 +496,21 @@ class DossierService(Commands):
             client = self.visible_client(client_id)
             client.check_version(expected_version)
             if contact_id is not None:
-                contact = self.get_contact(contact_id)
+                # Only a contact the actor may already see: linking is no way to read one.
+                contact = self.visible_contact(contact_id)
+                links = self._contact_links(contact.id)
             else:
                 assert new_contact is not None
                 contact = Contact.create(**new_contact)
+                links = None
             client.link_contact(contact.id, description)
+            if links is None:  # a new contact, or one linked before the index existed
+                links = ContactLinks.start(contact.id, client.id)
+            else:
+                links.linked(client.id)
             ids = {"client_id": str(client.id), "contact_id": str(contact.id)}
-            return Change([contact, client], ids)
+            # The client's event last: the command's position is the link's.
+            return Change([contact, links, client], ids)
 
         return self._run("linkContact", key, build)
 
@@ -485,13 +522,18 @@ class DossierService(Commands):
         expected_version: int | None = None,
         key: str | None = None,
     ) -> Outcome:
-        return self._client_change(
-            "unlinkContact",
-            client_id,
-            expected_version,
-            key,
-            lambda c: c.unlink_contact(contact_id),
-        )
+        def build() -> Change:
+            client = self.visible_client(client_id)
+            client.check_version(expected_version)
+            client.unlink_contact(contact_id)
+            changed: list[DossierAggregate] = []
+            links = self._contact_links(contact_id)
+            if links is not None:
+                links.unlinked(client.id)
+                changed.append(links)
+            return Change([*changed, client], {"client_id": str(client.id)})
+
+        return self._run("unlinkContact", key, build)
 
     def assign_team_member(
         self,

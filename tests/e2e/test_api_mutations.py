@@ -281,8 +281,8 @@ async def test_link_new_contact_creates_and_links_it(api: Api) -> None:
         "lastName": "Lovelace",
         "phone": "+44 20 7946 0000",
     }
-    # ContactCreated and ContactLinked, saved together.
-    assert api.event_count() == before + 2
+    # ContactCreated and ContactLinked, saved together with the contact's links index.
+    assert api.event_count() == before + 3
     await read_back(api, client)
 
     activity = await client_activity(api, client_id)
@@ -328,8 +328,8 @@ async def test_link_existing_contact_with_its_own_description_and_related_client
     assert beta_client["version"] == 2
     assert contact_rows(beta_client) == [("Ada", "Lovelace", "Shareholder")]
     assert beta_client["relatedClients"] == [{"id": acme, "name": "Acme"}]
-    # Only ContactLinked: the contact already exists.
-    assert api.event_count() == before + 1
+    # Only ContactLinked (and its entry in the contact's links index): the contact exists.
+    assert api.event_count() == before + 2
     await read_back(api, beta_client)
 
     acme_client = await get_client(api, acme)
@@ -386,7 +386,7 @@ async def test_unlink_contact(api: Api) -> None:
     assert contact_rows(client) == [("Bob", "Babbage", "Accountant")]
     assert client["contacts"]["totalCount"] == 1
     assert client["relatedClients"] == []
-    assert api.event_count() == before + 1
+    assert api.event_count() == before + 2  # ContactUnlinked, and the links index's entry
     await read_back(api, client)
 
     beta_client = await get_client(api, beta)

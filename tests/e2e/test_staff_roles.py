@@ -184,12 +184,8 @@ async def test_effective_viewer_for_the_response_cache(api: Api) -> None:
     assert effective_viewer(engine, contact) == contact
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="infra/response_cache.py keys entries on the token's role: it must key them on "
-    "resolvers.staff_roles.effective_viewer (see the issue 9 authorization report)",
-)
 async def test_the_response_cache_does_not_serve_a_removed_or_demoted_member(api: Api) -> None:
+    """The cache keys answers on the role the staff records give (infra.response_cache)."""
     await world(api)
     await add_staff(api, "boss-1", "OWNER")
     owner = {"authorization": f"Bearer {api.token(sub='owner-1', role='owner')}"}

@@ -321,9 +321,11 @@ def test_outcome_position_is_reached_and_read_models_show_every_change(
 
     # One save per command, positions strictly increasing; each event has an activity row.
     assert positions == sorted(set(positions))
-    # The two links with a new contact save two events each: 11 commands, 13 events.
+    # The two links with a new contact save two events each, plus the contact's links index
+    # (domain.contact_links, record-keeping: no activity), which the unlink updates too:
+    # 11 commands, 16 events, 13 of them activity.
     assert len(positions) == 11
-    assert container.store.head() == positions[-1] == 13
+    assert container.store.head() == positions[-1] == 16
     assert select_rows(container, sa.select(sa.func.count()).select_from(activity)) == [(13,)]
 
 
@@ -422,7 +424,7 @@ def test_failed_commands_record_no_event(container: Container) -> None:
         linked = svc.link_contact(cid, new_contact=new_contact("Jane", "Doe", "jane@acme.test"))
         jane = UUID(linked.ids["contact_id"])
         head = container.store.head()
-        assert head == 4
+        assert head == 5  # staff, client, contact, its links index, the link
 
         failures: list[tuple[Callable[[], Any], type[Exception], dict[str, Any]]] = [
             (
@@ -561,7 +563,7 @@ def test_idempotency_key_replays_the_first_result(container: Container) -> None:
         linked = svc.link_contact(
             cid, new_contact=new_contact("Jane", "Doe", "jane@acme.test"), key="link-1"
         )
-        assert linked.position == head + 3
+        assert linked.position == head + 4  # contact, links index, link (+ the key's record)
         head = container.store.head()
         relinked = svc.link_contact(
             cid, new_contact=new_contact("Jane", "Doe", "jane@acme.test"), key="link-1"
@@ -592,8 +594,9 @@ def test_idempotency_key_replays_the_first_result(container: Container) -> None:
     assert select_rows(
         container, sa.select(client_contacts.c.client_id, client_contacts.c.contact_id)
     ) == [(str(cid), linked.ids["contact_id"])]
-    # Idempotency records are bookkeeping, not activity: 7 events, 4 activity rows.
-    assert container.store.head() == 7
+    # Idempotency records and the contact's links index are bookkeeping, not activity:
+    # 8 events, 4 activity rows.
+    assert container.store.head() == 8
     assert select_rows(container, sa.select(activity.c.type).order_by(activity.c.position)) == [
         ("ClientRegistered",),
         ("ContactCreated",),

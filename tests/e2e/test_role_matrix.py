@@ -1,0 +1,749 @@
+"""The role-by-operation matrix: every root field of the schema, for every kind of caller.
+
+`MATRIX` places each Query, Mutation and Subscription field of the schema (read from the code's
+SDL, so a new field fails `test_the_matrix_covers_exactly_the_schemas_root_fields` until it is
+placed here) and says what each caller gets:
+
+    Y   allowed: no top-level error; a read shows the target, a mutation succeeds
+    H   allowed but hidden: a read answers without the target (null, empty, NOT_FOUND)
+    NF  the mutation answers NotFoundError: the target is invisible to the caller
+    F   top-level FORBIDDEN (nothing recorded)
+    U   top-level UNAUTHENTICATED (nothing recorded)
+
+The callers: the firm's owner, admin and manager; an agent on the target client's team and
+one on no team; a watcher on the team; someone holding a valid staff token of the firm but
+not on its staff records; a client contact (role contact); the owner of another firm; and
+no token at all. Every staff member of firm-a is on its staff records with the token's role.
+
+One uvicorn server per backend (module scope). Targets are made through the application
+services: a mutation that should succeed gets fresh objects for each caller allowed it, and
+every other caller shares one set (they record nothing). Reads look at one shared client.
+The subscription is checked at subscribe time (and whether the target's backlog arrives).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from graphql import GraphQLObjectType, build_schema
+from websockets.exceptions import ConnectionClosed
+
+from domain.actor import Actor, ActorKind, acting_as
+from domain.lines import Line
+from domain.organization import AccountingProvider
+from domain.values import ClientType, StaffRole
+from infra.auth import TokenIssuer
+from infra.container import Container
+from infra.web import create_app
+from resolvers.ids import to_global_id
+from resolvers.organizations import alert_global_id
+from schema.schema import sdl
+from tests.conftest import POSTGRES_URL, require_postgres
+from tests.e2e.conftest import SECRET, _free_port, make_settings
+from tests.e2e.test_live_support import connect
+
+FIRM, OTHER_FIRM = "firm-a", "firm-b"
+
+ROLES = (
+    "owner",
+    "admin",
+    "manager",
+    "agent",
+    "agent_elsewhere",
+    "watcher",
+    "not_on_staff",
+    "contact",
+    "other_firm_owner",
+    "anonymous",
+)
+# (sub, token role, firm) of each caller; anonymous sends no token.
+CALLERS: dict[str, tuple[str, str, str]] = {
+    "owner": ("owner-1", "owner", FIRM),
+    "admin": ("admin-1", "admin", FIRM),
+    "manager": ("manager-1", "manager", FIRM),
+    "agent": ("agent-1", "agent", FIRM),
+    "agent_elsewhere": ("agent-2", "agent", FIRM),
+    "watcher": ("watcher-1", "watcher", FIRM),
+    "not_on_staff": ("stranger-1", "manager", FIRM),
+    "contact": ("contact-user-1", "contact", FIRM),
+    "other_firm_owner": ("owner-b", "owner", OTHER_FIRM),
+}
+ON_STAFF = {
+    "owner-1": StaffRole.OWNER,
+    "admin-1": StaffRole.ADMIN,
+    "manager-1": StaffRole.MANAGER,
+    "agent-1": StaffRole.AGENT,
+    "agent-2": StaffRole.AGENT,
+    "watcher-1": StaffRole.WATCHER,
+}
+TEAM = ("agent-1", "watcher-1")
+
+Y, H, NF, F, U = "Y", "H", "NF", "F", "U"
+
+# Columns in ROLES order:
+#   owner admin manager agent agent_elsewhere watcher not_on_staff contact other_firm_owner anon
+READ = (Y, Y, Y, Y, H, Y, F, F, H, U)
+CHANGE = (Y, Y, Y, Y, NF, F, F, F, NF, U)  # any staff but watchers, on a client they see
+TEAM_CHANGE = (Y, Y, Y, F, F, F, F, F, NF, U)  # owners, admins, managers
+FIRM_ADMIN = (Y, Y, F, F, F, F, F, F, Y, U)  # owners and admins, in their own firm
+REGISTER = (Y, Y, Y, F, F, F, F, F, Y, U)
+
+MATRIX: dict[str, tuple[str, ...]] = {
+    "Query.node": READ,
+    "Query.viewer": (Y, Y, Y, Y, Y, Y, F, F, Y, U),
+    "Query.client": READ,
+    "Query.clients": READ,
+    "Query.activity": READ,
+    "Query.auditDigest": READ,
+    "Query.verifyAuditDigest": READ,
+    "Query.activityCounts": READ,
+    "Mutation.addStaffMember": FIRM_ADMIN,
+    "Mutation.registerClient": REGISTER,
+    "Mutation.updateClientDetails": CHANGE,
+    "Mutation.linkContact": CHANGE,
+    "Mutation.unlinkContact": CHANGE,
+    "Mutation.assignTeamMember": TEAM_CHANGE,
+    "Mutation.removeTeamMember": TEAM_CHANGE,
+    "Mutation.putClientOnHold": CHANGE,
+    "Mutation.releaseClientHold": CHANGE,
+    "Mutation.addComment": CHANGE,
+    "Mutation.issueInvoice": CHANGE,
+    "Mutation.recordPayment": CHANGE,
+    "Mutation.voidInvoice": CHANGE,
+    "Mutation.issueCreditNote": CHANGE,
+    "Mutation.applyCredit": CHANGE,
+    "Mutation.setFirmCurrency": FIRM_ADMIN,
+    "Mutation.linkOrganization": CHANGE,
+    "Mutation.unlinkOrganization": CHANGE,
+    "Mutation.importLedgerBalances": CHANGE,
+    "Mutation.acknowledgeLedgerAlert": CHANGE,
+    "Mutation.issueQuote": CHANGE,
+    "Mutation.acceptQuote": CHANGE,
+    "Mutation.declineQuote": CHANGE,
+    "Mutation.expireQuote": CHANGE,
+    "Mutation.convertQuoteToInvoice": CHANGE,
+    "Mutation.startServiceSubscription": CHANGE,
+    "Mutation.pauseServiceSubscription": CHANGE,
+    "Mutation.resumeServiceSubscription": CHANGE,
+    "Mutation.cancelServiceSubscription": CHANGE,
+    "Mutation.recordServiceRequest": CHANGE,
+    "Subscription.activity": READ,
+}
+
+
+def schema_root_fields() -> set[str]:
+    schema = build_schema(sdl())
+    roots: list[GraphQLObjectType | None] = [
+        schema.query_type,
+        schema.mutation_type,
+        schema.subscription_type,
+    ]
+    return {f"{root.name}.{name}" for root in roots if root is not None for name in root.fields}
+
+
+def test_the_matrix_covers_exactly_the_schemas_root_fields() -> None:
+    fields = schema_root_fields()
+    assert sorted(fields - MATRIX.keys()) == [], "place these fields in MATRIX"
+    assert sorted(MATRIX.keys() - fields) == [], "these fields are no longer in the schema"
+    for name, row in MATRIX.items():
+        assert len(row) == len(ROLES), name
+        assert set(row) <= {Y, H, NF, F, U}, name
+        assert not (name.startswith("Mutation.") and H in row), f"{name}: H is for reads"
+        assert not (not name.startswith("Mutation.") and NF in row), f"{name}: NF is for writes"
+
+
+# The world ----------------------------------------------------------------------------------
+
+OWNER = Actor(id="owner-1", kind=ActorKind.STAFF, name="owner-1")
+LINES: list[Line] = [("Bookkeeping", "2", "150.00")]
+MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
+STEADY = ["1000", "1100", "1190", "1300", "1395", "1500", "1605", "1700", "1810", "1900"]
+SPIKE = [
+    *(("Revenue", m, b) for m, b in zip(MONTHS, [*STEADY, "2000", "2100"], strict=True)),
+    ("Revenue", "2025-01", "7100"),
+]
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+@dataclass
+class Target:
+    """A client (agent-1 and watcher-1 on its team, two contacts) and what a field needs."""
+
+    client: str
+    client_uuid: UUID
+    contacts: list[str]
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class World:
+    """The application services of the server's container, acting as firm-a's owner."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+        self.names = (f"n{n}" for n in itertools.count())
+        self.lock = threading.Lock()
+
+    def _act(self, command: Callable[[], Any]) -> Any:
+        """Run a command as the owner (commands read no read model: no need to wait)."""
+        with acting_as(OWNER, FIRM, "owner"):
+            outcome = command()
+        self.last = max(getattr(self, "last", 0), outcome.position or 0)
+        return outcome
+
+    def settle(self) -> None:
+        """Wait until the read models include every command run so far."""
+        self.container.wait_for(getattr(self, "last", 0))
+
+    def staff(self) -> None:
+        service = self.container.service
+        for user_id, role in ON_STAFF.items():
+            self._act(
+                functools.partial(
+                    service.add_staff_member,
+                    user_id=user_id,
+                    name=user_id,
+                    email=f"{user_id}@firm.example",
+                    role=role,
+                )
+            )
+
+    def target(self, needs: str = "") -> Target:
+        """A new client for one caller of one field, with what the field needs."""
+        with self.lock:
+            made = self._target(needs)
+            self.settle()
+            return made
+
+    def _target(self, needs: str) -> Target:
+        c = self.container
+        client_id = UUID(
+            self._act(
+                lambda: c.service.register_client(
+                    name=f"Client {next(self.names)}", client_type=ClientType.COMPANY
+                )
+            ).ids["client_id"]
+        )
+        for user_id in TEAM:
+            self._act(functools.partial(c.service.assign_team_member, client_id, user_id))
+        contacts = []
+        for first in ("Ada", "Bob"):
+            new: dict[str, Any] = {"first_name": first, "last_name": "Example", "emails": []}
+            linked = self._act(
+                functools.partial(c.service.link_contact, client_id, new_contact=new)
+            )
+            contacts.append(to_global_id("Contact", linked.ids["contact_id"]))
+        target = Target(to_global_id("Client", str(client_id)), client_id, contacts)
+        extra = target.extra
+        on = today()
+        if needs == "hold":
+            self._act(lambda: c.service.put_client_on_hold(client_id, reason="matrix"))
+        if needs in ("invoice", "credit"):
+            invoice = self._act(
+                lambda: c.billing.issue_invoice(
+                    client_id,
+                    number=None,
+                    issued_on=on,
+                    due_on=on + timedelta(days=30),
+                    currency="EUR",
+                    lines=LINES,
+                )
+            )
+            extra["invoice"] = to_global_id("Invoice", invoice.ids["invoice_id"])
+        if needs == "credit":
+            self._act(
+                lambda: c.billing.issue_credit_note(
+                    client_id, amount="50.00", currency="EUR", reason=None
+                )
+            )
+        if needs in ("quote", "accepted quote"):
+            quote = self._act(
+                lambda: c.quotes.issue_quote(
+                    client_id,
+                    number=None,
+                    issued_on=on,
+                    valid_until=on + timedelta(days=30),
+                    currency="EUR",
+                    lines=LINES,
+                )
+            )
+            quote_id = UUID(quote.ids["quote_id"])
+            extra["quote"] = to_global_id("Quote", str(quote_id))
+            if needs == "accepted quote":
+                self._act(lambda: c.quotes.accept_quote(quote_id, on=on))
+        if needs in ("subscription", "paused subscription"):
+            started = self._act(
+                lambda: c.service_subscriptions.start_subscription(
+                    client_id,
+                    plan_name="Payroll",
+                    amount="100.00",
+                    currency="EUR",
+                    interval="MONTH",
+                    starts_on=on,
+                    request_limit=5,
+                )
+            )
+            sub_id = UUID(started.ids["subscription_id"])
+            extra["subscription"] = to_global_id("ServiceSubscription", str(sub_id))
+            if needs == "paused subscription":
+                self._act(lambda: c.service_subscriptions.pause_subscription(sub_id, on=on))
+        if needs in ("organization", "alert"):
+            linked_org = self._act(
+                lambda: c.organizations.link_organization(
+                    client_id,
+                    provider=AccountingProvider.XERO,
+                    external_id=f"xero-{next(self.names)}",
+                    name="Books",
+                )
+            )
+            org_id = linked_org.ids["organization_id"]
+            extra["organization"] = to_global_id("LinkedOrganization", org_id)
+            if needs == "alert":
+                self._act(lambda: c.organizations.import_ledger_balances(UUID(org_id), SPIKE))
+                extra["alert"] = alert_global_id(org_id, "Revenue", "2025-01")
+        return target
+
+
+# Operations ---------------------------------------------------------------------------------
+
+MUTATION = "mutation($input: {type}!) {{ {name}(input: $input) {{ __typename {more} }} }}"
+ERROR_MESSAGE = "... on Error { message }"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A representative call: the input type, what the target needs, and the input."""
+
+    input_type: str
+    needs: str | None  # None: no target (the call is about the firm itself)
+    make_input: Callable[[Target | None, str], dict[str, Any]]
+
+    def document(self, name: str) -> str:
+        return MUTATION.format(type=self.input_type, name=name, more=ERROR_MESSAGE)
+
+
+def on_client(**fields: Any) -> Callable[[Target | None, str], dict[str, Any]]:
+    def make(target: Target | None, unique: str) -> dict[str, Any]:
+        assert target is not None
+        return {"clientId": target.client, **fields}
+
+    return make
+
+
+def on(key: str, name: str, **fields: Any) -> Callable[[Target | None, str], dict[str, Any]]:
+    """An input naming the target's `key` object as `name`."""
+
+    def make(target: Target | None, unique: str) -> dict[str, Any]:
+        assert target is not None
+        return {name: target.extra[key], **fields}
+
+    return make
+
+
+def issued(**fields: Any) -> Callable[[Target | None, str], dict[str, Any]]:
+    def make(target: Target | None, unique: str) -> dict[str, Any]:
+        assert target is not None
+        on_date = today()
+        return {"clientId": target.client, "issuedOn": on_date.isoformat(), **fields}
+
+    return make
+
+
+DUE = (today() + timedelta(days=30)).isoformat()
+LINE_INPUT = [{"description": "Advice", "quantity": "1", "unitPrice": "80.00"}]
+
+MUTATIONS: dict[str, Mutation] = {
+    "addStaffMember": Mutation(
+        "AddStaffMemberInput",
+        None,
+        lambda _t, unique: {
+            "userId": f"user-{unique}",
+            "name": "New Member",
+            "email": f"{unique}@firm.example",
+            "role": "AGENT",
+        },
+    ),
+    "registerClient": Mutation(
+        "RegisterClientInput", None, lambda _t, unique: {"name": f"New {unique}", "type": "OTHER"}
+    ),
+    "updateClientDetails": Mutation("UpdateClientDetailsInput", "", on_client(name="Renamed")),
+    "linkContact": Mutation(
+        "LinkContactInput",
+        "",
+        on_client(newContact={"firstName": "Cy", "lastName": "New", "emails": []}),
+    ),
+    "unlinkContact": Mutation(
+        "UnlinkContactInput",
+        "",
+        lambda t, _u: {"clientId": t.client if t else "", "contactId": t.contacts[1] if t else ""},
+    ),
+    "assignTeamMember": Mutation("AssignTeamMemberInput", "", on_client(userId="agent-2")),
+    "removeTeamMember": Mutation("RemoveTeamMemberInput", "", on_client(userId="agent-1")),
+    "putClientOnHold": Mutation("PutClientOnHoldInput", "", on_client(reason="Matrix")),
+    "releaseClientHold": Mutation("ReleaseClientHoldInput", "hold", on_client()),
+    "addComment": Mutation("AddCommentInput", "", on_client(body="A comment")),
+    "issueInvoice": Mutation(
+        "IssueInvoiceInput", "", issued(dueOn=DUE, currency="EUR", lines=LINE_INPUT)
+    ),
+    "recordPayment": Mutation(
+        "RecordPaymentInput",
+        "invoice",
+        lambda t, _u: {
+            "invoiceId": t.extra["invoice"] if t else "",
+            "amount": "10.00",
+            "paidOn": today().isoformat(),
+        },
+    ),
+    "voidInvoice": Mutation("VoidInvoiceInput", "invoice", on("invoice", "invoiceId")),
+    "issueCreditNote": Mutation(
+        "IssueCreditNoteInput", "", on_client(amount="10.00", currency="EUR")
+    ),
+    "applyCredit": Mutation(
+        "ApplyCreditInput", "credit", on("invoice", "invoiceId", amount="10.00")
+    ),
+    "setFirmCurrency": Mutation("SetFirmCurrencyInput", None, lambda _t, _u: {"currency": "EUR"}),
+    "linkOrganization": Mutation(
+        "LinkOrganizationInput",
+        "",
+        lambda t, unique: {
+            "clientId": t.client if t else "",
+            "provider": "SAGE",
+            "externalId": f"sage-{unique}",
+            "name": "Sage Books",
+        },
+    ),
+    "unlinkOrganization": Mutation(
+        "UnlinkOrganizationInput", "organization", on("organization", "organizationId")
+    ),
+    "importLedgerBalances": Mutation(
+        "ImportLedgerBalancesInput",
+        "organization",
+        on(
+            "organization",
+            "organizationId",
+            balances=[{"account": "Cash", "period": "2025-01", "balance": "100"}],
+        ),
+    ),
+    "acknowledgeLedgerAlert": Mutation(
+        "AcknowledgeLedgerAlertInput", "alert", on("alert", "alertId", note="Seen")
+    ),
+    "issueQuote": Mutation(
+        "IssueQuoteInput", "", issued(validUntil=DUE, currency="EUR", lines=LINE_INPUT)
+    ),
+    "acceptQuote": Mutation("AcceptQuoteInput", "quote", on("quote", "quoteId")),
+    "declineQuote": Mutation("DeclineQuoteInput", "quote", on("quote", "quoteId")),
+    "expireQuote": Mutation("ExpireQuoteInput", "quote", on("quote", "quoteId")),
+    "convertQuoteToInvoice": Mutation(
+        "ConvertQuoteToInvoiceInput", "accepted quote", on("quote", "quoteId", dueOn=DUE)
+    ),
+    "startServiceSubscription": Mutation(
+        "StartServiceSubscriptionInput",
+        "",
+        lambda t, _u: {
+            "clientId": t.client if t else "",
+            "planName": "Bookkeeping",
+            "price": {"amount": "50.00", "currency": "EUR"},
+            "interval": "MONTH",
+            "startsOn": today().isoformat(),
+        },
+    ),
+    "pauseServiceSubscription": Mutation(
+        "ServiceSubscriptionInput", "subscription", on("subscription", "subscriptionId")
+    ),
+    "resumeServiceSubscription": Mutation(
+        "ServiceSubscriptionInput", "paused subscription", on("subscription", "subscriptionId")
+    ),
+    "cancelServiceSubscription": Mutation(
+        "CancelServiceSubscriptionInput", "subscription", on("subscription", "subscriptionId")
+    ),
+    "recordServiceRequest": Mutation(
+        "RecordServiceRequestInput", "subscription", on("subscription", "subscriptionId")
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Read:
+    """A query and whether its answer shows the shared target."""
+
+    document: str
+    shows_target: Callable[[dict[str, Any], Shared], bool]
+    variables: Callable[[Shared], dict[str, Any]] = lambda _s: {}
+
+
+@dataclass
+class Shared:
+    """The client every read looks at (agent-1 and watcher-1 on its team)."""
+
+    client: str
+    name: str
+    digest: dict[str, Any] = field(default_factory=dict)
+
+
+SINCE = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+
+READS: dict[str, Read] = {
+    "node": Read(
+        "query($id: ID!) { node(id: $id) { id } }",
+        lambda d, s: d["node"] is not None and d["node"]["id"] == s.client,
+        lambda s: {"id": s.client},
+    ),
+    "viewer": Read("{ viewer { userId role firmId } }", lambda d, _s: bool(d["viewer"]["userId"])),
+    "client": Read(
+        "query($id: ID!) { client(id: $id) { id name } }",
+        lambda d, s: d["client"] is not None and d["client"]["name"] == s.name,
+        lambda s: {"id": s.client},
+    ),
+    "clients": Read(
+        "query($q: String) { clients(first: 100, search: $q) { edges { node { id } } } }",
+        lambda d, s: [e["node"]["id"] for e in d["clients"]["edges"]] == [s.client],
+        lambda s: {"q": s.name},
+    ),
+    "activity": Read(
+        "query($id: ID!) { activity(first: 5, filter: {clientIds: [$id]}) { totalCount } }",
+        lambda d, _s: d["activity"]["totalCount"] > 0,
+        lambda s: {"id": s.client},
+    ),
+    "auditDigest": Read(
+        "{ auditDigest { clients { clientId } } }",
+        lambda d, s: s.client in [c["clientId"] for c in d["auditDigest"]["clients"]],
+    ),
+    "verifyAuditDigest": Read(
+        "query($d: AuditDigestInput!) { verifyAuditDigest(digest: $d) {"
+        " valid mismatches { clientId reason } } }",
+        lambda d, _s: d["verifyAuditDigest"]["valid"] is True,
+        lambda s: {"d": s.digest},
+    ),
+    "activityCounts": Read(
+        "query($id: ID!, $since: DateTime!) { activityCounts(since: $since, clientId: $id)"
+        " { type count } }",
+        lambda d, _s: len(d["activityCounts"]) > 0,
+        lambda s: {"id": s.client, "since": SINCE},
+    ),
+}
+
+
+# The server -------------------------------------------------------------------------------
+
+
+@dataclass
+class Matrix:
+    """One backend's server, its world, and the targets shared by refused callers."""
+
+    url: str
+    issuer: TokenIssuer
+    world: World
+    shared: Shared
+    contact_id: str
+    refused_targets: dict[str, Target] = field(default_factory=dict)
+    serial: Iterator[int] = field(default_factory=itertools.count)
+
+    def token(self, role: str) -> str | None:
+        if role == "anonymous":
+            return None
+        sub, token_role, firm = CALLERS[role]
+        contact = self.contact_id if token_role == "contact" else None
+        return self.issuer.issue(sub=sub, firm=firm, role=token_role, name=sub, contact=contact)
+
+    def headers(self, role: str) -> dict[str, str]:
+        token = self.token(role)
+        return {"authorization": f"Bearer {token}"} if token else {}
+
+
+def _database_url(backend: str, tmp: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / 'matrix.db'}"
+        return
+    require_postgres()
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield f"{POSTGRES_URL}?schema={name}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def matrix(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Matrix]:
+    urls = _database_url(str(request.param), tmp_path_factory.mktemp("matrix"))
+    app = create_app(make_settings(next(urls)))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        world = World(app.state.container)
+        world.staff()
+        shared_target = world.target("invoice")
+        service, client_id = world.container.service, shared_target.client_uuid
+        name = f"Shared {uuid.uuid4().hex[:8]}"
+        world._act(lambda: service.add_comment(client_id, "Shared note"))
+        world._act(lambda: service.update_client_details(client_id, name=name))
+        world.settle()
+        yield Matrix(
+            url=f"http://127.0.0.1:{config.port}",
+            issuer=TokenIssuer(SECRET),
+            world=world,
+            shared=Shared(shared_target.client, name),
+            contact_id=shared_target.contacts[0],
+        )
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        for _ in urls:  # drops the PostgreSQL schema
+            pass
+
+
+# Checks -------------------------------------------------------------------------------------
+
+
+def top_code(body: dict[str, Any]) -> str | None:
+    errors = body.get("errors") or []
+    codes = [(e.get("extensions") or {}).get("code") for e in errors]
+    return codes[0] if codes else None
+
+
+def outcome_of_read(body: dict[str, Any], read: Read, shared: Shared) -> str:
+    code = top_code(body)
+    if code == "FORBIDDEN":
+        return F
+    if code == "UNAUTHENTICATED":
+        return U
+    assert code is None, body
+    return Y if read.shows_target(body["data"], shared) else H
+
+
+def outcome_of_mutation(body: dict[str, Any], name: str) -> str:
+    code = top_code(body)
+    if code == "FORBIDDEN":
+        return F
+    if code == "UNAUTHENTICATED":
+        return U
+    assert code is None, body
+    typename = body["data"][name]["__typename"]
+    if typename == "NotFoundError":
+        return NF
+    assert not typename.endswith("Error"), body
+    return Y
+
+
+async def post(matrix: Matrix, role: str, query: str, variables: dict[str, Any]) -> Any:
+    async with httpx.AsyncClient(base_url=matrix.url, timeout=60) as client:
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers=matrix.headers(role),
+        )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def head(matrix: Matrix) -> int:
+    return int(matrix.world.container.store.head())
+
+
+@pytest.mark.parametrize("name", [n for n in MATRIX if n.startswith("Query.")])
+async def test_reads(matrix: Matrix, name: str) -> None:
+    field_name = name.split(".", 1)[1]
+    read = READS[field_name]
+    if field_name == "verifyAuditDigest" and not matrix.shared.digest:
+        digest = await post(
+            matrix,
+            "owner",
+            "{ auditDigest { rootHash clients { clientId eventCount headHash } } }",
+            {},
+        )
+        matrix.shared.digest = digest["data"]["auditDigest"]
+    got = {}
+    for role in ROLES:
+        body = await post(matrix, role, read.document, read.variables(matrix.shared))
+        got[role] = outcome_of_read(body, read, matrix.shared)
+    assert got == dict(zip(ROLES, MATRIX[name], strict=True))
+
+
+@pytest.mark.parametrize("name", [n for n in MATRIX if n.startswith("Mutation.")])
+async def test_mutations(matrix: Matrix, name: str) -> None:
+    field_name = name.split(".", 1)[1]
+    mutation = MUTATIONS[field_name]
+    expected = dict(zip(ROLES, MATRIX[name], strict=True))
+    document = mutation.document(field_name)
+    got = {}
+    for role in ROLES:
+        target: Target | None = None
+        if mutation.needs is not None:
+            if expected[role] == Y:
+                target = await asyncio.to_thread(matrix.world.target, mutation.needs)
+            else:
+                if field_name not in matrix.refused_targets:
+                    matrix.refused_targets[field_name] = await asyncio.to_thread(
+                        matrix.world.target, mutation.needs
+                    )
+                target = matrix.refused_targets[field_name]
+        variables = {"input": mutation.make_input(target, f"{role}-{next(matrix.serial)}")}
+        before = head(matrix)
+        body = await post(matrix, role, document, variables)
+        got[role] = outcome_of_mutation(body, field_name)
+        if got[role] != Y:
+            assert head(matrix) == before, (role, body)  # a refusal records nothing
+    assert got == expected
+
+
+async def test_subscriptions(matrix: Matrix) -> None:
+    got = {role: await subscribe_as(matrix, role) for role in ROLES}
+    assert got == dict(zip(ROLES, MATRIX["Subscription.activity"], strict=True))
+
+
+CLOSE_CODES = {4401: U, 4403: F}
+
+
+async def subscribe_as(matrix: Matrix, role: str) -> str:
+    """Subscribe to the shared client's activity from position 0: Y when its backlog arrives,
+    H when nothing arrives, F/U for a refusal (at connection_init or at subscribe)."""
+    token = matrix.token(role)
+    payload = {"token": token} if token else {}
+    async with connect(matrix.url, payload=payload, acknowledge=False) as ws:
+        try:
+            ack = await ws.recv()
+            assert ack["type"] == "connection_ack", ack
+            await ws.subscribe(filter={"clientIds": [matrix.shared.client]}, after="0")
+            message = await ws.recv(wait=1.0)
+        except TimeoutError:
+            return H  # subscribed, and nothing of the target arrives
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd is not None else None
+            return CLOSE_CODES.get(code or 0, f"closed {code}")
+        if message["type"] == "next" and not message["payload"].get("errors"):
+            return Y
+        errors = message["payload"]
+        errors = errors.get("errors", errors) if isinstance(errors, dict) else errors
+        code = (errors[0].get("extensions") or {}).get("code")
+        return {"FORBIDDEN": F, "UNAUTHENTICATED": U}.get(str(code), json.dumps(message))
