@@ -9,6 +9,7 @@ from domain.access import (
     can_manage_staff,
     can_mutate,
     can_see_client,
+    effective_staff_role,
     is_staff,
     sees_all_clients,
 )
@@ -76,3 +77,30 @@ def test_an_agent_sees_a_client_once_assigned_to_its_team() -> None:
 
         client.remove_team_member("user-carol")
         assert can_see_client("agent", "user-carol", client.team) is False
+
+
+# The role a staff token acts with: (token role, recorded role, firm has staff, has owner).
+EFFECTIVE: list[tuple[str, str | None, bool, bool, str | None]] = [
+    ("agent", "MANAGER", True, True, "manager"),  # the records decide, either way
+    ("owner", "WATCHER", True, True, "watcher"),
+    ("manager", "MANAGER", True, False, "manager"),
+    ("manager", None, False, False, "manager"),  # no records at all: the token is trusted
+    ("agent", None, False, False, "agent"),
+    ("agent", None, True, True, None),  # not (or no longer) on the records: refused
+    ("admin", None, True, False, None),
+    ("owner", None, True, True, None),
+    ("owner", None, True, False, "owner"),  # no owner on the records yet
+    ("contact", None, False, False, None),  # never a staff role
+    ("contact", "AGENT", True, True, None),
+    ("agent", "SOMETHING", True, True, None),
+]
+
+
+@pytest.mark.parametrize(("token", "recorded", "staffed", "owned", "expected"), EFFECTIVE)
+def test_the_staff_records_decide_the_role(
+    token: str, recorded: str | None, staffed: bool, owned: bool, expected: str | None
+) -> None:
+    assert (
+        effective_staff_role(token, recorded, firm_has_staff=staffed, firm_has_owner=owned)
+        == expected
+    )
