@@ -31,6 +31,7 @@ def require(path: Path) -> None:
         pytest.fail(f"DOSSIER_REQUIRE_CONTRACT=1 but {path} is missing")
     pytest.skip(f"{path} is not beside this clone (set DOSSIER_REQUIRE_CONTRACT=1 to require it)")
 
+
 # What the contract has that is not built yet, by capability. This list only shrinks:
 # each capability's issue removes its names when it lands.
 NOT_YET_BUILT: set[str] = set()  # everything is built (an empty {} would be a dict)
