@@ -29,35 +29,39 @@ class LiveOptions:
     """How often the watcher re-reads the activity tracking position (safety net)."""
     heartbeat_interval: float = 15.0
     """Seconds between the server's graphql-transport-ws pings."""
+    pong_timeout: float = 10.0
+    """Seconds a client has to answer a server ping before its connection is closed."""
+    init_timeout: float = 10.0
+    """Seconds a new websocket has to send a valid connection_init (DOSSIER_WS_INIT_TIMEOUT)."""
     max_subscriptions_per_connection: int = 20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LiveOptions:
         """DOSSIER_LIVE_BUFFER, _STALL_TIMEOUT, _BATCH, _POLL_INTERVAL, _HEARTBEAT_INTERVAL,
-        _MAX_SUBSCRIPTIONS (unset: the defaults)."""
+        _PONG_TIMEOUT, _MAX_SUBSCRIPTIONS and DOSSIER_WS_INIT_TIMEOUT (unset: the defaults)."""
         env = os.environ if environ is None else environ
         defaults = cls()
         values: dict[str, Any] = {}
         for name, variable in (
-            ("buffer", "BUFFER"),
-            ("stall_timeout", "STALL_TIMEOUT"),
-            ("batch", "BATCH"),
-            ("poll_interval", "POLL_INTERVAL"),
-            ("heartbeat_interval", "HEARTBEAT_INTERVAL"),
-            ("max_subscriptions_per_connection", "MAX_SUBSCRIPTIONS"),
+            ("buffer", "DOSSIER_LIVE_BUFFER"),
+            ("stall_timeout", "DOSSIER_LIVE_STALL_TIMEOUT"),
+            ("batch", "DOSSIER_LIVE_BATCH"),
+            ("poll_interval", "DOSSIER_LIVE_POLL_INTERVAL"),
+            ("heartbeat_interval", "DOSSIER_LIVE_HEARTBEAT_INTERVAL"),
+            ("pong_timeout", "DOSSIER_LIVE_PONG_TIMEOUT"),
+            ("init_timeout", "DOSSIER_WS_INIT_TIMEOUT"),
+            ("max_subscriptions_per_connection", "DOSSIER_LIVE_MAX_SUBSCRIPTIONS"),
         ):
-            raw = env.get(f"DOSSIER_LIVE_{variable}")
+            raw = env.get(variable)
             if raw in (None, ""):
                 continue
             kind = type(getattr(defaults, name))
             try:
                 value = kind(raw)
             except ValueError:
-                raise SettingsError(
-                    f"DOSSIER_LIVE_{variable} must be a number, not {raw!r}"
-                ) from None
-            if value <= 0:
-                raise SettingsError(f"DOSSIER_LIVE_{variable} must be positive, not {raw!r}")
+                raise SettingsError(f"{variable} must be a number, not {raw!r}") from None
+            if not value > 0 or value == float("inf"):
+                raise SettingsError(f"{variable} must be positive and finite, not {raw!r}")
             values[name] = value
         return cls(**values)
 
@@ -89,6 +93,7 @@ class Settings:
     export_signing_key: str | None = None  # HMAC-SHA256 key for export manifests
     export_signing_key_file: str | None = None  # Ed25519 private key (PEM) instead of HMAC
     live: LiveOptions = field(default_factory=LiveOptions)
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed cross-origin (HTTP and websocket)
     metrics: bool = False  # serve /metrics on the API's own port
     metrics_port: int | None = None  # or serve it alone on this port (never public by accident)
 
@@ -159,6 +164,9 @@ class Settings:
             export_signing_key=get("EXPORT_SIGNING_KEY"),
             export_signing_key_file=get("EXPORT_SIGNING_KEY_FILE"),
             live=LiveOptions.from_env(env),
+            cors_origins=tuple(
+                item.strip() for item in (get("CORS_ORIGINS") or "").split(",") if item.strip()
+            ),
             metrics=(get("METRICS") or "false").lower() in ("1", "true", "yes"),
             metrics_port=int(number("METRICS_PORT", 0)) or None,
         )

@@ -32,9 +32,15 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from infra.auth import AuthError, TokenIssuer
 from infra.container import Container
+from infra.cors import CORSMiddleware, cors_options
 from infra.db_errors import is_transient
 from infra.export_http import export_routes
-from infra.live import HeartbeatTransportWSHandler, authorization_from_params
+from infra.live import (
+    ExposeTransport,
+    HeartbeatTransportWSHandler,
+    authorization_from_params,
+    view_options,
+)
 from infra.metrics import HttpMetrics, Metrics
 from infra.rate_limit import query_limits, rate_limit
 from infra.response_cache import ResponseCache
@@ -115,7 +121,8 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
         live = container.settings.live
         kwargs.setdefault("keep_alive", True)
         kwargs.setdefault("keep_alive_interval", live.heartbeat_interval)
-        kwargs.setdefault("max_subscriptions_per_connection", live.max_subscriptions_per_connection)
+        for key, value in view_options(live, container.settings.cors_origins).items():
+            kwargs.setdefault(key, value)  # connection_init timeout, subscriptions, Origin check
         super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
         self.heartbeat_interval = live.heartbeat_interval
         self.container = container
@@ -272,7 +279,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.rate_limit = limited
     if metrics is not None:
         app.add_middleware(HttpMetrics, metrics=metrics)
+    app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ExposeTransport)  # outermost: it needs the server's own send
     return app
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import anyio.to_thread
@@ -89,6 +91,18 @@ def deliverable(viewer: Viewer, row: Row) -> bool:
     return viewer.is_staff
 
 
+@dataclass
+class Delivery:
+    """How far one websocket operation got: the transport sets one per operation (DELIVERY),
+    its stream records the position of the last entry the transport took."""
+
+    after: int | None = None
+
+
+DELIVERY: ContextVar[Delivery | None] = ContextVar("dossier_live_delivery", default=None)
+"""The current operation's Delivery, when it runs under infra.live's websocket handler."""
+
+
 def too_slow(after: int, buffer: int) -> GraphQLError:
     """The error that closes a subscriber that fell too far behind."""
     return GraphQLError(
@@ -137,6 +151,9 @@ class ActivityStream:
         if self.start is None:
             self.start = await anyio.to_thread.run_sync(self.source.projected_position)
         self.delivered = self.start
+        delivery = DELIVERY.get()
+        if delivery is not None:
+            delivery.after = self.start
         # Registered before the pump's first read: whatever that read misses wakes it.
         waker = self.source.register()
         pump: asyncio.Task[None] | None = None
@@ -149,6 +166,9 @@ class ActivityStream:
                 self.delivered = int(item.position)
                 self.source.frame_sent()
                 yield item
+                # Asked for the next one: the consumer has handed this one to the transport.
+                if delivery is not None:
+                    delivery.after = self.delivered
         finally:
             if pump is not None:
                 pump.cancel()

@@ -14,7 +14,7 @@ import pytest
 
 from resolvers.ids import encode_cursor
 from tests.e2e.conftest import LiveServer
-from tests.e2e.test_live_support import connect, http, until_subscribed
+from tests.e2e.test_live_support import connect, http, refusal, until_subscribed
 
 
 def owner_payload(server: LiveServer, **claims: Any) -> dict[str, str]:
@@ -76,42 +76,34 @@ async def test_the_token_comes_from_the_upgrade_header_or_connection_init(
         assert (await ws.entry())["type"] == "ClientRegistered"
 
 
-async def _subscribe_error(server: LiveServer, **connect_args: Any) -> dict[str, Any]:
-    async with connect(server.url, **connect_args) as ws:
-        await ws.subscribe()
-        message = await ws.recv()
-        assert message["type"] == "error", message
-        assert message["id"] == "1"
-        assert len(message["payload"]) == 1
-        return message["payload"][0]  # type: ignore[no-any-return]
+async def test_unauthenticated_and_contacts_are_refused_without_an_ack(
+    live_server: LiveServer,
+) -> None:
+    """No connection_ack without a valid token (details in test_live_hardening.py)."""
+    code, reason = await refusal(live_server.url)
+    assert (code, reason) == (4401, "Unauthorized: a bearer token is required")
 
-
-async def test_unauthenticated_and_contacts_are_rejected(live_server: LiveServer) -> None:
-    missing = await _subscribe_error(live_server)
-    assert missing["extensions"]["code"] == "UNAUTHENTICATED"
-    assert "bearer token is required" in missing["message"]
-
-    invalid = await _subscribe_error(live_server, payload={"Authorization": "Bearer not-a-jwt"})
-    assert invalid["extensions"]["code"] == "UNAUTHENTICATED"
-    assert invalid["message"].startswith("the token is invalid")
+    code, reason = await refusal(live_server.url, payload={"Authorization": "Bearer not-a-jwt"})
+    assert code == 4401
+    assert reason.startswith("Unauthorized: the token is invalid")
 
     other_secret = "Bearer " + live_server.issuer.__class__(
         "another-secret-long-enough-for-hs256!!"
     ).issue(sub="owner-1", firm="firm-a", role="owner")
-    forged = await _subscribe_error(live_server, payload={"authorization": other_secret})
-    assert forged["extensions"]["code"] == "UNAUTHENTICATED"
+    code, _ = await refusal(live_server.url, payload={"authorization": other_secret})
+    assert code == 4401
 
     # A bad token in connection_init is not rescued by a good upgrade header.
-    both = await _subscribe_error(
-        live_server, payload={"token": "garbage"}, header_token=live_server.token()
+    code, _ = await refusal(
+        live_server.url, payload={"token": "garbage"}, header_token=live_server.token()
     )
-    assert both["extensions"]["code"] == "UNAUTHENTICATED"
+    assert code == 4401
 
     contact_token = live_server.issuer.issue(
         sub="portal-1", firm="firm-a", role="contact", contact="contact-1"
     )
-    contact = await _subscribe_error(live_server, payload={"token": contact_token})
-    assert contact["extensions"]["code"] == "FORBIDDEN"
+    code, reason = await refusal(live_server.url, payload={"token": contact_token})
+    assert (code, reason) == (4403, "Forbidden: the client portal is not available yet")
 
 
 # Resuming with after ---------------------------------------------------------------------

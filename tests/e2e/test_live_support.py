@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from infra.auth import TokenIssuer
+from infra.settings import Settings
+from infra.web import create_app
+from tests.e2e.conftest import SECRET, LiveServer, _free_port
 
 PROTOCOL = "graphql-transport-ws"
 TIMEOUT = 15.0
@@ -93,6 +103,8 @@ async def connect(
     payload: dict[str, Any] | None = None,
     header_token: str | None = None,
     acknowledge: bool = True,
+    init: bool = True,
+    origin: str | None = None,
 ) -> AsyncIterator[WsClient]:
     """Open a connection, send connection_init with `payload` and wait for the ack."""
     headers = {"Authorization": f"Bearer {header_token}"} if header_token else None
@@ -100,12 +112,14 @@ async def connect(
         ws_url(base_url),
         subprotocols=[PROTOCOL],  # type: ignore[list-item]
         additional_headers=headers,
+        origin=origin,  # type: ignore[arg-type]
         open_timeout=TIMEOUT,
         close_timeout=5,
     ) as ws:
         client = WsClient(ws)
-        await client.send({"type": "connection_init", "payload": payload or {}})
-        if acknowledge:
+        if init:
+            await client.send({"type": "connection_init", "payload": payload or {}})
+        if init and acknowledge:
             ack = await client.recv()
             assert ack["type"] == "connection_ack", ack
         yield client
@@ -219,3 +233,59 @@ async def until_subscribed(server: Any, count: int) -> None:
 async def http(server: Any) -> AsyncIterator[Http]:
     async with httpx.AsyncClient(base_url=server.url, timeout=TIMEOUT) as client:
         yield Http(client, server.token)
+
+
+@dataclass
+class ServedApp(LiveServer):
+    """A LiveServer built from chosen settings, with its uvicorn server at hand."""
+
+    server: uvicorn.Server | None = None
+
+    @property
+    def open_connections(self) -> int:
+        """Connections (HTTP or websocket) the uvicorn server still holds."""
+        assert self.server is not None
+        return len(self.server.server_state.connections)
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[ServedApp]:
+    """The app built from `settings` under a real uvicorn server on a free loopback port."""
+    app = create_app(settings)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield ServedApp(
+            url=f"http://127.0.0.1:{port}", app=app, issuer=TokenIssuer(SECRET), server=server
+        )
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+async def refusal(base_url: str, **connect_args: Any) -> tuple[int, str]:
+    """Connect, send connection_init and expect the server to close instead of acknowledging:
+    the close code and reason."""
+    async with connect(base_url, acknowledge=False, **connect_args) as ws:
+        try:
+            message = await ws.recv()
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None, closed
+            return closed.rcvd.code, closed.rcvd.reason
+        raise AssertionError(f"expected a close, got {message}")
+
+
+async def until(condition: Any, what: str, wait: float = TIMEOUT) -> None:
+    """Wait (bounded) until `condition()` is true."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
