@@ -36,12 +36,23 @@ def _settings() -> Settings:
 
 @app.command()
 def serve(
-    seed: Annotated[bool, typer.Option(help="Seed the demo firm into an empty store.")] = True,
+    seed: Annotated[
+        bool | None,
+        typer.Option(
+            "--seed/--no-seed",
+            help="Seed the demo firm into an empty store (default: only in development).",
+        ),
+    ] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
-    """Serve GraphQL (with GraphiQL) on DOSSIER_HOST:DOSSIER_PORT."""
+    """Serve GraphQL on DOSSIER_HOST:DOSSIER_PORT (GraphiQL and a demo token in development).
+
+    DOSSIER_ENV is production unless set: no GraphiQL, no introspection, no demo data or
+    token. uvicorn runs with bounded request headers (h11) and websocket messages no larger
+    than DOSSIER_MAX_BODY_BYTES (infra.http_guard.server_limits)."""
     import uvicorn
 
+    from infra.http_guard import server_limits
     from infra.seed import DEMO_FIRM, DEMO_OWNER, DEMO_OWNER_NAME, seed_demo_firm
 
     settings = _settings()
@@ -49,7 +60,8 @@ def serve(
     if not settings.jwt_secret:
         console.print("[red]DOSSIER_JWT_SECRET is not set[/red] (./scripts/serve generates one)")
         raise typer.Exit(2)
-    if seed:
+    development = not settings.production
+    if seed if seed is not None else development:
         container = Container(settings).open(start_projections=True)
         try:
             if container.store.head() == 0:
@@ -59,14 +71,20 @@ def serve(
                 )
         finally:
             container.close()
-    token = TokenIssuer(settings.jwt_secret).issue(
-        sub=DEMO_OWNER, firm=DEMO_FIRM, role="owner", name=DEMO_OWNER_NAME
-    )
     url = f"http://{settings.host}:{settings.port}/graphql"
-    console.print(f"\nDossier GraphQL (GraphiQL in a browser): [bold]{url}[/bold]")
+    console.print(f"\nDossier GraphQL ({settings.env}): [bold]{url}[/bold]")
     console.print(f"Backend: {settings.database_url.split('@')[-1]}")
-    console.print("Demo owner token (send as 'Authorization: Bearer <token>'):")
-    print(token, flush=True)
+    if development:
+        token = TokenIssuer.from_settings(settings).issue(
+            sub=DEMO_OWNER, firm=DEMO_FIRM, role="owner", name=DEMO_OWNER_NAME
+        )
+        console.print("GraphiQL opens at that URL in a browser.")
+        console.print("Demo owner token (send as 'Authorization: Bearer <token>'):")
+        print(token, flush=True)
+    else:
+        console.print(
+            "Production mode: no GraphiQL, no introspection; issue tokens with `dossier token`."
+        )
     console.print()
     uvicorn.run(
         "infra.asgi:app",
@@ -76,6 +94,7 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=30,
         factory=False,
+        **server_limits(settings.max_body_bytes),
     )
 
 

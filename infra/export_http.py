@@ -4,8 +4,10 @@
     GET /export/clients/{global id}.csv              the same as CSV
     GET /export/clients/{global id}.jsonl/manifest   the signed manifest of that export
 
-Both take the bearer token of the GraphQL API and apply its visibility rules: a client of
-another firm, or one an agent or watcher is not assigned to, is a 404. An export is fixed by
+Both take the bearer token of the GraphQL API (the request's one identity, resolved by
+infra.http_guard) and apply its visibility rules with the role the firm's staff records give
+the viewer: someone the records refuse is a 403; a client of another firm, or one an agent or
+watcher is not assigned to, is a 404. An export is fixed by
 its `through` position (query parameter; by default the chain's current position, sent back
 in X-Dossier-Through-Position), so the manifest of the same `through` covers the same bytes.
 
@@ -28,12 +30,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from infra.audit import FORMATS, AuditStore, ExportError, Signer, build_manifest
-from infra.auth import AuthError, TokenIssuer
+from infra.auth import TokenIssuer
 from infra.container import Container
 from infra.db_errors import is_transient
+from infra.http_guard import resolve_identity
 from infra.runner import ReadYourWritesTimeout
 from projections.tables import clients
 from resolvers.ids import uuid_of
+from resolvers.staff_roles import standing
 from resolvers.unavailable import RETRY_AFTER_SECONDS
 from resolvers.viewer import Viewer
 from resolvers.visibility import visible_clients
@@ -101,20 +105,27 @@ class ExportEndpoint:
     # Checks -------------------------------------------------------------------
 
     def _viewer(self, request: Request) -> Viewer | Response:
-        try:
-            viewer = self.issuer.viewer_from_header(request.headers.get("authorization"))
-        except AuthError as error:
-            return _error(401, str(error))
-        if not viewer.is_staff:
+        identity = resolve_identity(request.scope, self.issuer)
+        if identity.malformed is not None:
+            return _error(400, identity.malformed)
+        if identity.viewer is None:
+            return _error(401, identity.problem or "a bearer token is required")
+        if not identity.viewer.is_staff:
             return _error(403, "exports are for the firm's staff")
-        return viewer
+        return identity.viewer
 
-    def _visible(self, viewer: Viewer, client_id: str) -> bool:
+    def _visible(self, viewer: Viewer, client_id: str) -> Response | None:
+        """None when the viewer, as the staff records see it, may export the client."""
+        found = standing(self.container.engine, viewer)
+        if found.viewer is None:
+            return _error(403, found.refusal or "you are not on this firm's staff")
         with self.container.engine.connect() as conn:
             row = conn.execute(
-                sa.select(clients.c.id).where(clients.c.id == client_id, visible_clients(viewer))
+                sa.select(clients.c.id).where(
+                    clients.c.id == client_id, visible_clients(found.viewer)
+                )
             ).first()
-        return row is not None
+        return None if row is not None else _error(404, "no such client")
 
     async def _prepare(self, request: Request) -> tuple[str, str, int] | Response:
         """(client uuid, format, through) for an allowed request, or the error response."""
@@ -128,8 +139,9 @@ class ExportEndpoint:
         if found is None:
             return _error(404, "no such client")
         client_id = str(found)
-        if not await anyio.to_thread.run_sync(self._visible, viewer, client_id):
-            return _error(404, "no such client")
+        refused = await anyio.to_thread.run_sync(self._visible, viewer, client_id)
+        if refused is not None:
+            return refused
         audit = AuditStore(self.container.store, self.container.engine)
         raw = request.query_params.get("through")
         if raw is None:

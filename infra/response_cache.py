@@ -7,9 +7,19 @@ computed. A hit requires the same stamp now, so anything projected since, from a
 makes it a miss: stale data is never served. The token is verified on every request, hit or
 miss; documents reading the event store directly (audit, time travel) are never cached.
 
-The stamp is read in a worker thread (a database that stopped answering must not stall the
-event loop); when it cannot be read because the database is unavailable, the request is
-answered here with the same SERVICE_UNAVAILABLE error the schema gives, and not executed.
+The viewer is the request's one identity (infra.http_guard.resolve_identity), with the role the
+firm's staff records give it (resolvers.staff_roles): a demoted or removed member never gets
+an answer computed for the role their token names. What the records said is kept in the
+request's state, so the GraphQL context does not read them again.
+
+The stamp and the staff records are read in a worker thread (a database that stopped answering
+must not stall the event loop); when they cannot be read because the database is unavailable,
+the request is answered here with the same SERVICE_UNAVAILABLE error the schema gives, and not
+executed.
+
+Memory is bounded in bytes (DOSSIER_RESPONSE_CACHE_MB, 64 by default; 0 turns the cache off):
+a response over MAX_ENTRY_BYTES is not kept, and the least recently used entries are evicted
+while the total is over the budget.
 """
 
 from __future__ import annotations
@@ -28,9 +38,19 @@ from graphql import FieldNode, OperationDefinitionNode, OperationType, parse
 from graphql.error import GraphQLError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from infra.auth import AuthError, TokenIssuer
+from infra.auth import TokenIssuer
 from infra.db_errors import is_transient
+from infra.http_guard import (
+    PAYLOAD_KEY,
+    STANDING_KEY,
+    BadRequest,
+    graphql_payload,
+    negotiate,
+    resolve_identity,
+)
+from resolvers.staff_roles import Standing
 from resolvers.unavailable import RETRY_AFTER_SECONDS, unavailable_error
+from resolvers.viewer import Viewer
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +60,13 @@ UNCACHEABLE_FIELDS = frozenset(
 )
 PER_VIEWER_FIELDS = frozenset({"viewer"})
 MAX_ENTRIES = 5_000
-MAX_BODY = 4 * 1024 * 1024
+MAX_BYTES = 64 * 1024 * 1024
+MAX_ENTRY_BYTES = 1024 * 1024
+"""A response larger than this is not kept."""
+ENTRY_OVERHEAD = 256
+"""Bytes an entry costs beyond its response and key (the tuple, the dict slot, the stamp)."""
+MAX_REQUEST_BYTES = 1024 * 1024
+"""A request body larger than this is forwarded without being looked up."""
 
 
 @lru_cache(maxsize=512)
@@ -78,36 +104,58 @@ class ResponseCache:
         app: ASGIApp,
         issuer: TokenIssuer,
         stamp: Callable[[], int],
+        standing: Callable[[Viewer], Standing] | None = None,
+        *,
+        max_bytes: int = MAX_BYTES,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
         max_entries: int = MAX_ENTRIES,
     ) -> None:
         self.app = app
         self.issuer = issuer
         self.stamp = stamp
+        self.standing = standing
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = min(max_entry_bytes, max_bytes)
         self.max_entries = max_entries
         self.entries: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self.bytes = 0
+        """What the entries cost, as counted against max_bytes (responses, keys, overhead)."""
         self.hits = 0
         self.misses = 0
 
     def clear(self) -> None:
         self.entries.clear()
+        self.bytes = 0
 
-    def _key(self, scope: Scope, body: bytes) -> str | None:
-        try:
-            payload = json.loads(body)
-        except ValueError:
+    def _cacheable(self, scope: Scope, body: bytes) -> tuple[dict[str, Any], Viewer, bool] | None:
+        """(payload, token viewer, per_viewer) for a request the cache may answer."""
+        if self.max_bytes <= 0:
             return None
-        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        payload = scope.get("state", {}).get(PAYLOAD_KEY)
+        if not isinstance(payload, dict):
+            if len(body) > MAX_REQUEST_BYTES:
+                return None
+            try:
+                payload = graphql_payload(body)
+            except BadRequest:
+                return None
+        if not isinstance(payload.get("query"), str):
             return None
         cacheable, per_viewer = analyse(payload["query"])
         if not cacheable:
             return None
-        headers = dict(scope.get("headers") or [])
-        try:
-            viewer = self.issuer.viewer_from_header(headers.get(b"authorization", b"").decode())
-        except AuthError:
+        viewer = resolve_identity(scope, self.issuer).viewer
+        if viewer is None or not viewer.is_staff:
             return None
-        if not viewer.is_staff:
-            return None
+        return payload, viewer, per_viewer
+
+    def _lookup(self, viewer: Viewer) -> tuple[int, Standing | None]:
+        """(the read models' position, what the staff records say of the viewer); one thread."""
+        stamp = self.stamp()
+        return stamp, self.standing(viewer) if self.standing is not None else None
+
+    @staticmethod
+    def _key(payload: dict[str, Any], viewer: Viewer, per_viewer: bool) -> str:
         who: tuple[str, ...] = (viewer.role, *viewer.visibility_key)
         if per_viewer:
             who = (*who, viewer.user_id, viewer.name or "")
@@ -122,36 +170,46 @@ class ResponseCache:
             sort_keys=True,
             separators=(",", ":"),
         )
-        return hashlib.sha256(material.encode()).hexdigest()
+        return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        key = self._key(scope, body) if len(body) <= MAX_BODY else None
-        stamp = 0
-        if key is not None:
-            try:
-                stamp = await anyio.to_thread.run_sync(self.stamp)
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                log.warning(
-                    "database_unavailable",
-                    where="response_cache",
-                    error_class=type(error).__name__,
-                    detail=str(error)[:1000],
-                )
-                await _send_unavailable(send)
-                return
-            found = self.entries.get(key)
-            if found is not None and found[0] == stamp:
-                self.entries.move_to_end(key)
-                self.hits += 1
-                await _send_json(send, found[1], hit=True)
-                return
-            self.misses += 1
+        found = self._cacheable(scope, body)
+        if found is None:
+            await self._forward(scope, body, send, None, 0)
+            return
+        payload, viewer, per_viewer = found
+        try:
+            stamp, standing = await anyio.to_thread.run_sync(self._lookup, viewer)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning(
+                "database_unavailable",
+                where="response_cache",
+                error_class=type(error).__name__,
+                detail=str(error)[:1000],
+            )
+            await _send_unavailable(send)
+            return
+        effective: Viewer | None = viewer
+        if standing is not None:
+            scope.setdefault("state", {})[STANDING_KEY] = (viewer, standing)
+            effective = standing.viewer
+        if effective is None:  # the staff records refuse this viewer: the schema says so
+            await self._forward(scope, body, send, None, 0)
+            return
+        key = self._key(payload, effective, per_viewer)
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] == stamp:
+            self.entries.move_to_end(key)
+            self.hits += 1
+            await _send_json(send, entry[1], media=_media(scope), hit=True)
+            return
+        self.misses += 1
         await self._forward(scope, body, send, key, stamp)
 
     async def _forward(
@@ -168,25 +226,52 @@ class ResponseCache:
 
         status = 0
         chunks: list[bytes] = []
+        size = 0
 
         async def capture(message: Message) -> None:
-            nonlocal status
+            nonlocal status, size
             if message["type"] == "http.response.start":
                 status = message["status"]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
+            elif message["type"] == "http.response.body" and size <= self.max_entry_bytes:
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size <= self.max_entry_bytes:
+                    chunks.append(chunk)
+                else:
+                    chunks.clear()  # too large to keep: stop collecting it
             await send(message)
 
         await self.app(scope, replay, capture if key is not None else send)
-        if key is None or status != 200:
+        if key is None or status != 200 or size > self.max_entry_bytes:
             return
         response = b"".join(chunks)
-        if b'"errors"' in response or len(response) > MAX_BODY:
+        if b'"errors"' in response:
             return
+        self._store(key, stamp, response)
+
+    def _store(self, key: str, stamp: int, response: bytes) -> None:
+        """Keep a response, then evict the least recently used entries over the budget."""
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.bytes -= _cost(key, old[1])
         self.entries[key] = (stamp, response)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
+        self.bytes += _cost(key, response)
+        while self.entries and (
+            self.bytes > self.max_bytes or len(self.entries) > self.max_entries
+        ):
+            evicted, (_stamp, evicted_response) = self.entries.popitem(last=False)
+            self.bytes -= _cost(evicted, evicted_response)
+
+
+def _cost(key: str, response: bytes) -> int:
+    return len(response) + len(key) + ENTRY_OVERHEAD
+
+
+def _media(scope: Scope) -> str:
+    for name, value in scope.get("headers") or ():
+        if name.lower() == b"accept":
+            return negotiate(value.decode("latin-1"))
+    return negotiate(None)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -201,9 +286,9 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(parts)
 
 
-async def _send_json(send: Send, body: bytes, *, hit: bool) -> None:
+async def _send_json(send: Send, body: bytes, *, media: str, hit: bool) -> None:
     headers: list[Any] = [
-        (b"content-type", b"application/json"),
+        (b"content-type", media.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"x-dossier-cache", b"hit" if hit else b"miss"),
     ]

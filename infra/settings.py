@@ -77,7 +77,7 @@ class Settings:
     jwt_issuer: str | None = None  # tokens carry and must carry this iss when set
     jwt_audience: str | None = None  # tokens carry and must carry this aud when set
     jwt_max_lifetime: int = 24 * 3600  # seconds; a token's exp - iat must not exceed it
-    env: str = "development"
+    env: str = "production"  # development: GraphiQL, introspection, field suggestions
     run_projections: bool = True
     read_your_writes_timeout: float = 10.0
     poll_interval: float = 0.2
@@ -96,6 +96,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # browser origins allowed cross-origin (HTTP and websocket)
     metrics: bool = False  # serve /metrics on the API's own port
     metrics_port: int | None = None  # or serve it alone on this port (never public by accident)
+    max_body_bytes: int = 1024 * 1024  # request bodies (and websocket messages) at most this
+    response_cache_mb: float = 64.0  # the response cache's byte budget (0 turns it off)
 
     @property
     def production(self) -> bool:
@@ -169,12 +171,24 @@ class Settings:
             ),
             metrics=(get("METRICS") or "false").lower() in ("1", "true", "yes"),
             metrics_port=int(number("METRICS_PORT", 0)) or None,
+            max_body_bytes=int(
+                _positive("MAX_BODY_BYTES", number("MAX_BODY_BYTES", defaults.max_body_bytes))
+            ),
+            response_cache_mb=_non_negative(
+                "RESPONSE_CACHE_MB", number("RESPONSE_CACHE_MB", defaults.response_cache_mb)
+            ),
         )
 
 
 def _positive(name: str, value: float) -> float:
     if value <= 0:
         raise SettingsError(f"DOSSIER_{name} must be positive, not {value!r}")
+    return value
+
+
+def _non_negative(name: str, value: float) -> float:
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(f"DOSSIER_{name} must be a non-negative number, not {value!r}")
     return value
 
 

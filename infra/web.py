@@ -1,4 +1,15 @@
-"""The Starlette application: GraphQL (with GraphiQL), health and readiness, request ids.
+"""The Starlette application: GraphQL (GraphiQL in development), health and readiness, request ids.
+
+Every HTTP request and websocket upgrade passes infra.http_guard.HttpGuard first (header and
+body limits, one identity per request, well-formed GraphQL POSTs); the response cache, the
+GraphQL context and the exports all read the identity it resolved.
+
+GraphQL over HTTP: the response is `application/graphql-response+json` when the client's Accept
+header names it (at least as highly as application/json), else `application/json`. With
+graphql-response+json a request error (the document does not parse or validate, or the
+variables do not coerce) is a 400 without `data`; with application/json it stays a 200 with
+`"data": null`. A request the endpoint cannot take at all (not JSON, a batch, GET of a
+mutation) is a 4xx with a JSON error body.
 
 `/healthz` says the process answers (it never touches the database). `/readyz` says whether
 this process can serve: the database answers, the read models are within
@@ -12,13 +23,14 @@ from __future__ import annotations
 import gc
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
 import structlog
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -35,6 +47,18 @@ from infra.container import Container
 from infra.cors import CORSMiddleware, cors_options
 from infra.db_errors import is_transient
 from infra.export_http import export_routes
+from infra.http_guard import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    STANDING_KEY,
+    BadRequest,
+    HttpGuard,
+    decode_graphql_json,
+    error_body,
+    negotiate,
+    request_id_from,
+    resolve_identity,
+)
 from infra.live import (
     ExposeTransport,
     HeartbeatTransportWSHandler,
@@ -47,6 +71,7 @@ from infra.response_cache import ResponseCache
 from infra.runner import parked_counts, tracking_positions
 from infra.settings import Settings
 from resolvers.context import RequestContext
+from resolvers.staff_roles import standing
 from resolvers.unavailable import CODE as UNAVAILABLE_CODE
 from resolvers.unavailable import RETRY_AFTER_SECONDS
 from schema.schema import build_schema
@@ -64,8 +89,8 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        request_id = headers.get(b"x-request-id", b"").decode() or uuid.uuid4().hex
+        # A client's id is kept only when it is safe to log and echo (infra.http_guard).
+        request_id = request_id_from(scope.get("headers") or ()) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -100,8 +125,23 @@ class SocketContext(RequestContext):
     connection_params: dict[str, object] | None = None
 
 
+class NegotiatedResponse(Response):
+    """Strawberry's sub-response, carrying the media type negotiated for the request."""
+
+    media: str = JSON
+
+
+HTTP_ERROR_CODES: Mapping[int, str] = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
 class DossierGraphQL(GraphQL[RequestContext, None]):
-    """Strawberry's ASGI app with Dossier's per-request context."""
+    """Strawberry's ASGI app with Dossier's per-request context and content negotiation."""
 
     graphql_transport_ws_handler_class = HeartbeatTransportWSHandler
 
@@ -123,6 +163,8 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
         kwargs.setdefault("keep_alive_interval", live.heartbeat_interval)
         for key, value in view_options(live, container.settings.cors_origins).items():
             kwargs.setdefault(key, value)  # connection_init timeout, subscriptions, Origin check
+        # GraphiQL only in development: in production GET /graphql without a query is a 404.
+        kwargs.setdefault("graphql_ide", None if container.settings.production else "graphiql")
         super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
         self.heartbeat_interval = live.heartbeat_interval
         self.container = container
@@ -140,14 +182,57 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
         unset: UnsetType = UNSET
         return unset
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:  # a request the endpoint cannot take: a JSON error
+            media = negotiate(request.headers.get("accept"))
+            response = Response(
+                error_body(error.reason, HTTP_ERROR_CODES.get(error.status_code, "BAD_REQUEST")),
+                status_code=error.status_code,
+                media_type=media,
+            )
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict UTF-8 JSON without unpaired surrogates (bodies, GET variables)."""
+        try:
+            return decode_graphql_json(data)
+        except BadRequest as error:
+            raise HTTPException(400, str(error)) from None
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = NegotiatedResponse()
+        sub_response.status_code = None  # type: ignore[assignment]  # as Strawberry does
+        del sub_response.headers["content-length"]
+        sub_response.media = negotiate(request.headers.get("accept"))
+        return sub_response
+
     def create_response(
         self,
         response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
         sub_response: Response,
     ) -> Response:
-        """GraphQL answers 200 even when the database is unavailable (the error is in the
-        body, coded SERVICE_UNAVAILABLE); such answers also carry Retry-After."""
+        """The negotiated media type; with graphql-response+json a request error is a 400
+        without `data`. GraphQL answers 200 even when the database is unavailable (the error
+        is in the body, coded SERVICE_UNAVAILABLE); such answers also carry Retry-After."""
+        media = sub_response.media if isinstance(sub_response, NegotiatedResponse) else JSON
+        request_error = (
+            media == GRAPHQL_RESPONSE_JSON
+            and not isinstance(response_data, list)
+            and _request_error(response_data)
+        )
+        if request_error and not isinstance(response_data, list):
+            response_data = response_data.copy()
+            response_data.pop("data", None)
         response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = media
+        if request_error and not sub_response.status_code:
+            response.status_code = 400
         results = response_data if isinstance(response_data, list) else [response_data]
         if any(_unavailable(result) for result in results):
             response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
@@ -156,18 +241,21 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
-        viewer, problem = None, None
-        try:
-            viewer = self.issuer.viewer_from_header(request.headers.get("authorization"))
-        except AuthError as error:
-            problem = str(error)
+        """The request's one identity (infra.http_guard), and what the staff records said of
+        it when the response cache already read them."""
+        identity = resolve_identity(request.scope, self.issuer)
         context_class = SocketContext if isinstance(request, WebSocket) else RequestContext
-        return context_class(
+        state = request.scope.get("state", {})
+        context = context_class(
             ports=self.container,
-            viewer=viewer,
-            auth_error=problem,
-            request_id=request.scope.get("state", {}).get("request_id"),
+            viewer=identity.viewer,
+            auth_error=identity.auth_error,
+            request_id=state.get("request_id"),
         )
+        known = state.get(STANDING_KEY)
+        if identity.viewer is not None and known is not None and known[0] is identity.viewer:
+            context.remember_standing(identity.viewer, known[1])
+        return context
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> Starlette:
@@ -176,10 +264,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     if not settings.jwt_secret:
         raise ValueError("DOSSIER_JWT_SECRET must be set (./scripts/serve generates one)")
     container = container or Container(settings)
-    issuer = TokenIssuer(settings.jwt_secret)
+    issuer = TokenIssuer.from_settings(settings)  # DOSSIER_JWT_ISSUER, _AUDIENCE, _MAX_LIFETIME
     metrics = Metrics() if settings.metrics or settings.metrics_port else None
     graphql = DossierGraphQL(container, issuer, metrics)
-    cached_graphql = ResponseCache(graphql, issuer, container.read_model_position)
+    cached_graphql = ResponseCache(
+        graphql,
+        issuer,
+        container.read_model_position,
+        lambda viewer: standing(container.engine, viewer),
+        max_bytes=int(settings.response_cache_mb * 1024 * 1024),
+    )
     limited = rate_limit(cached_graphql, settings, issuer)  # per-viewer cost budget (429)
 
     @asynccontextmanager
@@ -277,6 +371,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.graphql = graphql
     app.state.response_cache = cached_graphql
     app.state.rate_limit = limited
+    # Outermost last: request id, metrics, then the guard in front of every route.
+    app.add_middleware(HttpGuard, issuer=issuer, max_body_bytes=settings.max_body_bytes)
     if metrics is not None:
         app.add_middleware(HttpMetrics, metrics=metrics)
     app.add_middleware(CORSMiddleware, **cors_options(settings.cors_origins))
@@ -287,6 +383,15 @@ def create_app(settings: Settings | None = None, container: Container | None = N
 
 def not_ready(report: dict[str, Any]) -> Response:
     return JSONResponse(report, status_code=503, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+
+
+def _request_error(result: GraphQLHTTPResponse) -> bool:
+    """A request error: nothing was executed (no data) and no error has a path (parsing,
+    validation, variable coercion, a document over the limits)."""
+    errors = result.get("errors")
+    if not errors or result.get("data") is not None:
+        return False
+    return all(not (isinstance(error, dict) and error.get("path")) for error in errors)
 
 
 def _unavailable(result: GraphQLHTTPResponse) -> bool:

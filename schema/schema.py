@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import strawberry
+import structlog
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, MaxTokensLimiter, ParserCache, SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+)
 from strawberry.file_uploads import Upload
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -24,6 +31,8 @@ from schema.quotes import QuotesMutation
 from schema.service_subscriptions import ServiceSubscriptionsMutation
 from schema.subscription import Subscription
 from schema.types import ActivityEntry, Client, Comment, Contact, StaffMember
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_DEPTH = 12
 DOCUMENT_CACHE_SIZE = 256
@@ -45,24 +54,81 @@ EXTRA_TYPES += [LinkedOrganization, LedgerAlert]
 
 
 def is_expected(error: GraphQLError) -> bool:
-    """Errors we raise on purpose (with a code) and GraphQL's own validation errors."""
-    if error.original_error is None:
+    """Errors we raise on purpose (with a code) and GraphQL's own: validation, and variable
+    coercion (whose original error is the GraphQLError saying what did not coerce)."""
+    if error.original_error is None or isinstance(error.original_error, GraphQLError):
         return True
     return bool(error.extensions and "code" in error.extensions)
 
 
 class DossierSchema(strawberry.Schema):
     """Logs only unexpected errors: auth, validation and input errors are the caller's, and
-    database outages are logged once, briefly, by UnavailableErrors."""
+    database outages are logged once, briefly, by UnavailableErrors. The log line (with the
+    request id bound by the HTTP layer) is the only place their text and traceback go."""
 
     outage: Callable[[GraphQLError], bool] = staticmethod(lambda _error: False)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [e for e in errors if not is_expected(e) and not self.outage(e)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        for error in errors:
+            if is_expected(error) or self.outage(error):
+                continue
+            original = error.original_error
+            log.error(
+                "unexpected_error",
+                path=error.path,
+                error_class=type(original or error).__name__,
+                detail=str(original or error)[:2000],
+                exc_info=original if original is not None else False,
+            )
+
+
+class MaskUnexpected(MaskErrors):
+    """Unexpected errors (no code: a bug, a driver's error) lose their text, which may hold SQL,
+    values or event data: "Unexpected error." in production; in development the exception's
+    class and the request id to look for in the log."""
+
+    def __init__(self, should_mask_error: Callable[[GraphQLError], bool], *, detailed: bool):
+        super().__init__(should_mask_error=should_mask_error)
+        self.detailed = detailed
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        if self.detailed:
+            kind = type(error.original_error or error).__name__
+            request_id = getattr(self.execution_context.context, "request_id", None)
+            where = f" under request id {request_id}" if request_id else ""
+            masked.message = f"Unexpected error ({kind}); the server log has the details{where}."
+        return masked
+
+
+class HideSuggestions(SchemaExtension):
+    """Production: no "Did you mean ...?" in error messages (they reveal the schema's names
+    when introspection is off). Errors are copied, never changed in place: validation results
+    are cached and shared."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is not None and errors:
+            result.errors = [_without_suggestion(error) for error in errors]
+
+
+def _without_suggestion(error: GraphQLError) -> GraphQLError:
+    head, found, _rest = error.message.partition(" Did you mean ")
+    if not found:
+        return error
+    return GraphQLError(
+        head.rstrip(),
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=error.extensions,
+    )
 
 
 def build_schema(
@@ -73,7 +139,9 @@ def build_schema(
     is_unavailable: Callable[[BaseException], bool] | None = None,
     extra_extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
-    """The schema; in production unexpected errors are masked.
+    """The schema. Unexpected errors are masked in every mode (see MaskUnexpected); production
+    also refuses introspection (`__schema`, `__type`; `__typename` stays) and leaves
+    "Did you mean ...?" out of error messages.
 
     `is_unavailable` tells which exceptions mean the database is out of reach (the
     composition root passes infra.db_errors.is_transient): they become SERVICE_UNAVAILABLE.
@@ -88,10 +156,14 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=bounds.max_tokens),
     ]
     outage = _outage_check(is_unavailable)
-    if production:
-        extensions.append(
-            lambda: MaskErrors(should_mask_error=lambda e: not is_expected(e) and not outage(e))
+    detailed = not production
+    extensions.append(
+        lambda: MaskUnexpected(
+            should_mask_error=lambda e: not is_expected(e) and not outage(e), detailed=detailed
         )
+    )
+    if production:
+        extensions += [DisableIntrospection, HideSuggestions]
     if is_unavailable is not None:
         predicate = is_unavailable
         extensions.append(lambda: UnavailableErrors(is_unavailable=predicate))

@@ -67,8 +67,11 @@ class Api:
         return int(self.container.store.head())
 
 
-def make_settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, jwt_secret=SECRET, poll_interval=0.05)
+def make_settings(database_url: str, env: str = "development") -> Settings:
+    """The e2e settings. Development explicitly (Settings defaults to production): these tests
+    read unmasked details such as GraphiQL; production behaviour has its own tests
+    (tests/e2e/test_http_boundary.py), which pass env="production"."""
+    return Settings(database_url=database_url, jwt_secret=SECRET, poll_interval=0.05, env=env)
 
 
 @pytest.fixture
