@@ -10,7 +10,9 @@ miss; documents reading the event store directly (audit, time travel) are never 
 The viewer is the request's one identity (infra.http_guard.resolve_identity), with the role the
 firm's staff records give it (resolvers.staff_roles): a demoted or removed member never gets
 an answer computed for the role their token names. What the records said is kept in the
-request's state, so the GraphQL context does not read them again.
+request's state, so the GraphQL context does not read them again, and remembered per viewer
+with the stamp it was read at: the records are a read model, so while the stamp is unchanged
+they are too, and a repeated query costs the one statement reading the stamp.
 
 The stamp and the staff records are read in a worker thread (a database that stopped answering
 must not stall the event loop); when they cannot be read because the database is unavailable,
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -66,6 +69,8 @@ MAX_ENTRY_BYTES = 1024 * 1024
 ENTRY_OVERHEAD = 256
 """Bytes an entry costs beyond its response and key (the tuple, the dict slot, the stamp)."""
 MAX_REQUEST_BYTES = 1024 * 1024
+MAX_STANDINGS = 10_000
+"""Viewers whose standing (staff records) is remembered, least recently used dropped first."""
 """A request body larger than this is forwarded without being looked up."""
 
 
@@ -122,10 +127,16 @@ class ResponseCache:
         """What the entries cost, as counted against max_bytes (responses, keys, overhead)."""
         self.hits = 0
         self.misses = 0
+        self.standings: OrderedDict[Viewer, tuple[int, Standing]] = OrderedDict()
+        """What the staff records said of a viewer, and at which stamp (worker threads share
+        it: `_standings_lock`)."""
+        self._standings_lock = threading.Lock()
 
     def clear(self) -> None:
         self.entries.clear()
         self.bytes = 0
+        with self._standings_lock:
+            self.standings.clear()
 
     def _cacheable(self, scope: Scope, body: bytes) -> tuple[dict[str, Any], Viewer, bool] | None:
         """(payload, token viewer, per_viewer) for a request the cache may answer."""
@@ -150,9 +161,23 @@ class ResponseCache:
         return payload, viewer, per_viewer
 
     def _lookup(self, viewer: Viewer) -> tuple[int, Standing | None]:
-        """(the read models' position, what the staff records say of the viewer); one thread."""
+        """(the read models' position, what the staff records say of the viewer), in a worker
+        thread; the records are read again only when the position moved."""
         stamp = self.stamp()
-        return stamp, self.standing(viewer) if self.standing is not None else None
+        if self.standing is None:
+            return stamp, None
+        with self._standings_lock:
+            known = self.standings.get(viewer)
+            if known is not None and known[0] == stamp:
+                self.standings.move_to_end(viewer)
+                return stamp, known[1]
+        found = self.standing(viewer)
+        with self._standings_lock:
+            self.standings[viewer] = (stamp, found)
+            self.standings.move_to_end(viewer)
+            while len(self.standings) > MAX_STANDINGS:
+                self.standings.popitem(last=False)
+        return stamp, found
 
     @staticmethod
     def _key(payload: dict[str, Any], viewer: Viewer, per_viewer: bool) -> str:

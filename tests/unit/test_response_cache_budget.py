@@ -144,6 +144,27 @@ async def test_entries_are_keyed_by_the_role_the_staff_records_give() -> None:
     assert set(other.entries) != set(cache.entries)  # the token's role gives another key
 
 
+async def test_the_staff_records_are_read_again_only_when_the_stamp_moves() -> None:
+    app = Answers()
+    reads: list[str] = []
+    stamp = [7]
+
+    def records(viewer: Viewer) -> Standing:
+        reads.append(viewer.user_id)
+        return Standing(viewer)
+
+    cache = ResponseCache(app, ISSUER, lambda: stamp[0], records)
+    for _ in range(3):
+        await ask(cache, 100)
+    assert reads == ["owner-1"] and cache.hits == 2
+    stamp[0] = 8  # something was projected: the records may have changed too
+    await ask(cache, 100)
+    assert reads == ["owner-1", "owner-1"]
+    cache.clear()
+    await ask(cache, 100)
+    assert len(reads) == 3
+
+
 def test_the_budget_setting() -> None:
     assert Settings().response_cache_mb == 64
     assert Settings.from_env({"DOSSIER_RESPONSE_CACHE_MB": "0.5"}).response_cache_mb == 0.5
