@@ -3,72 +3,29 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio.to_thread
-import sqlalchemy as sa
 
 from domain import access
 from domain.actor import acting_as
+from domain.errors import DomainError
 from resolvers.billing import BillingLoaders
+from resolvers.commands import failure_of
 from resolvers.errors import forbidden, recorded_not_projected, unauthenticated, unavailable
 from resolvers.loaders import Loaders
 from resolvers.pages import PageLoaders
+from resolvers.ports import Outcome, Ports
 from resolvers.staff_roles import Standing, standing
 from resolvers.viewer import Viewer
-
-if TYPE_CHECKING:
-    from domain.audit import ChainVerification
-    from resolvers.history import HistoryPort
 
 T = TypeVar("T")
 
 STANDING_TTL = 5.0
 """Seconds a context keeps what the staff records said (an HTTP request lives shorter; a
 websocket connection's context re-reads them for a subscribe after this)."""
-
-
-class Outcome(Protocol):
-    """What a command reports back (see infra.service.Outcome)."""
-
-    @property
-    def ids(self) -> dict[str, str]: ...
-
-    @property
-    def position(self) -> int | None: ...
-
-
-class Ports(Protocol):
-    """What resolvers need from the composition root."""
-
-    @property
-    def engine(self) -> sa.Engine: ...
-
-    @property
-    def service(self) -> Any: ...
-
-    @property
-    def organizations(self) -> Any: ...
-
-    @property
-    def billing(self) -> Any: ...
-
-    @property
-    def quotes(self) -> Any: ...
-
-    @property
-    def service_subscriptions(self) -> Any: ...
-
-    @property
-    def history(self) -> HistoryPort: ...
-
-    def verify_audit_chains(
-        self, limits: dict[str, int | None]
-    ) -> dict[str, ChainVerification]: ...
-
-    def wait_for(self, position: int | None, positions: Sequence[int] = ()) -> list[int]: ...
 
 
 @dataclass
@@ -197,3 +154,18 @@ class RequestContext:
             raise recorded_not_projected(parked[0])
         self.forget_loaded()
         return result
+
+    async def run(
+        self, call: Callable[[Ports], Outcome], *, given: Mapping[str, str | None] | None = None
+    ) -> Outcome:
+        """Run a command as the viewer and wait until the read models include it (`execute`).
+
+        An expected domain failure is raised as a `resolvers.commands.Failure` (a NOT_FOUND names
+        the id the caller gave for that kind in `given`); one no result union has a member for
+        is a top-level error (IDEMPOTENCY_KEY_REUSED, SERVICE_UNAVAILABLE).
+        """
+        viewer = self.require_mutator()
+        try:
+            return await self.execute(viewer, lambda: call(self.ports))
+        except DomainError as error:
+            raise failure_of(error, given or {}) from None

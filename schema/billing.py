@@ -6,21 +6,19 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
-from uuid import UUID
 
 import strawberry
 
-from domain import access
 from resolvers.billing import Summary, is_overdue, today
-from resolvers.ids import to_global_id, uuid_of
+from resolvers.commands import Failure, local_id, may_change, may_manage_staff
+from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
-from schema.common import Info, Node, PageInfo
-from schema.errors import NotFoundError, RuleViolationError, ValidationError, not_found_error
-from schema.mutation import _client, _perform
+from schema.common import Info, Node, PageInfo, command
+from schema.errors import NotFoundError, RuleViolationError, ValidationError
+from schema.types import Client
 
 if TYPE_CHECKING:
     from schema.quotes import Quote
-    from schema.types import Client
 
 
 @strawberry.enum
@@ -73,6 +71,14 @@ class Invoice(Node):
     payments: list[Payment]
     void_reason: str | None
     client_id: strawberry.Private[str]
+
+    @classmethod
+    async def load(cls, info: Info, invoice_id: str) -> Invoice:
+        """The invoice a command just wrote; NOT_FOUND if the viewer can no longer read it."""
+        row = await info.context.billing.invoice.load(invoice_id)
+        if row is None:
+            raise Failure.gone("invoice", to_global_id("Invoice", invoice_id))
+        return cls.from_row(row)
 
     @classmethod
     def from_row(cls, row: Any) -> Invoice:
@@ -303,6 +309,10 @@ class SetFirmCurrencyInput:
 class InvoicePayload:
     invoice: Invoice
 
+    @classmethod
+    async def load(cls, info: Info, invoice_id: str) -> InvoicePayload:
+        return cls(invoice=await Invoice.load(info, invoice_id))
+
 
 @strawberry.type
 class CreditNotePayload:
@@ -337,36 +347,14 @@ SetFirmCurrencyResult: TypeAlias = Annotated[
 ]
 
 
-async def _invoice_payload(info: Info, outcome: Any) -> Any:
-    if not hasattr(outcome, "ids"):
-        return outcome
-    invoice_id = outcome.ids["invoice_id"]
-    row = await info.context.billing.invoice.load(invoice_id)
-    if row is None:  # the client is no longer visible to the viewer: say nothing about it
-        return not_found_error(to_global_id("Invoice", invoice_id))
-    return InvoicePayload(invoice=Invoice.from_row(row))
-
-
-def _invoice_uuid(global_id: str) -> UUID | None:
-    return uuid_of(global_id, "Invoice")
-
-
 @strawberry.type
 class BillingMutation:
-    @strawberry.mutation
+    @command(may_change("issue invoices"))
     async def issue_invoice(self, info: Info, input: IssueInvoiceInput) -> IssueInvoiceResult:
-
-        viewer = info.context.require(access.can_mutate, "issue invoices")
-        client_id = uuid_of(input.client_id, "Client")
-        if client_id is None:
-            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
+        client_id = local_id(input.client_id, "Client")
         lines = [(line.description, line.quantity, line.unit_price) for line in input.lines]
-        outcome = await _perform(
-            info,
-            viewer,
-            (ValidationError, NotFoundError, RuleViolationError),
-            {"Client": input.client_id},
-            lambda _s: info.context.ports.billing.issue_invoice(
+        done = await info.context.run(
+            lambda app: app.billing.issue_invoice(
                 client_id,
                 number=input.number,
                 issued_on=input.issued_on,
@@ -375,22 +363,15 @@ class BillingMutation:
                 lines=lines,
                 key=input.idempotency_key,
             ),
+            given={"Client": input.client_id},
         )
-        return await _invoice_payload(info, outcome)  # type: ignore[no-any-return]
+        return await InvoicePayload.load(info, done.ids["invoice_id"])
 
-    @strawberry.mutation
+    @command(may_change("record payments"))
     async def record_payment(self, info: Info, input: RecordPaymentInput) -> RecordPaymentResult:
-
-        viewer = info.context.require(access.can_mutate, "record payments")
-        invoice_id = _invoice_uuid(input.invoice_id)
-        if invoice_id is None:
-            return not_found_error(input.invoice_id, f"Invoice {input.invoice_id} was not found")
-        outcome = await _perform(
-            info,
-            viewer,
-            (ValidationError, NotFoundError, RuleViolationError),
-            {"Invoice": input.invoice_id},
-            lambda _s: info.context.ports.billing.record_payment(
+        invoice_id = local_id(input.invoice_id, "Invoice")
+        done = await info.context.run(
+            lambda app: app.billing.record_payment(
                 invoice_id,
                 amount=input.amount,
                 paid_on=input.paid_on,
@@ -399,87 +380,60 @@ class BillingMutation:
                 overpayment_to_credit=input.overpayment_to_credit,
                 key=input.idempotency_key,
             ),
+            given={"Invoice": input.invoice_id},
         )
-        return await _invoice_payload(info, outcome)  # type: ignore[no-any-return]
+        return await InvoicePayload.load(info, done.ids["invoice_id"])
 
-    @strawberry.mutation
+    @command(may_change("void invoices"))
     async def void_invoice(self, info: Info, input: VoidInvoiceInput) -> VoidInvoiceResult:
-
-        viewer = info.context.require(access.can_mutate, "void invoices")
-        invoice_id = _invoice_uuid(input.invoice_id)
-        if invoice_id is None:
-            return not_found_error(input.invoice_id, f"Invoice {input.invoice_id} was not found")
-        outcome = await _perform(
-            info,
-            viewer,
-            (NotFoundError, RuleViolationError),
-            {"Invoice": input.invoice_id},
-            lambda _s: info.context.ports.billing.void_invoice(
+        invoice_id = local_id(input.invoice_id, "Invoice")
+        done = await info.context.run(
+            lambda app: app.billing.void_invoice(
                 invoice_id, reason=input.reason, key=input.idempotency_key
             ),
+            given={"Invoice": input.invoice_id},
         )
-        return await _invoice_payload(info, outcome)  # type: ignore[no-any-return]
+        return await InvoicePayload.load(info, done.ids["invoice_id"])
 
-    @strawberry.mutation(description="Put credit on a client's account (a credit note).")
+    @command(
+        may_change("issue credit notes"),
+        description="Put credit on a client's account (a credit note).",
+    )
     async def issue_credit_note(
         self, info: Info, input: IssueCreditNoteInput
     ) -> IssueCreditNoteResult:
-
-        viewer = info.context.require(access.can_mutate, "issue credit notes")
-        client_id = uuid_of(input.client_id, "Client")
-        if client_id is None:
-            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
-        outcome = await _perform(
-            info,
-            viewer,
-            (ValidationError, NotFoundError),
-            {"Client": input.client_id},
-            lambda _s: info.context.ports.billing.issue_credit_note(
+        client_id = local_id(input.client_id, "Client")
+        done = await info.context.run(
+            lambda app: app.billing.issue_credit_note(
                 client_id,
                 amount=input.amount,
                 currency=input.currency,
                 reason=input.reason,
                 key=input.idempotency_key,
             ),
+            given={"Client": input.client_id},
         )
-        if not hasattr(outcome, "ids"):
-            return outcome  # type: ignore[no-any-return]
-        return CreditNotePayload(client=await _client(info, outcome.ids["client_id"]))
+        return CreditNotePayload(client=await Client.load(info, done.ids["client_id"]))
 
-    @strawberry.mutation(description="Pay an invoice from the client's credit.")
+    @command(may_change("apply credit"), description="Pay an invoice from the client's credit.")
     async def apply_credit(self, info: Info, input: ApplyCreditInput) -> ApplyCreditResult:
-        from resolvers.billing import today
-
-        viewer = info.context.require(access.can_mutate, "apply credit")
-        invoice_id = _invoice_uuid(input.invoice_id)
-        if invoice_id is None:
-            return not_found_error(input.invoice_id, f"Invoice {input.invoice_id} was not found")
-        outcome = await _perform(
-            info,
-            viewer,
-            (ValidationError, NotFoundError, RuleViolationError),
-            {"Invoice": input.invoice_id},
-            lambda _s: info.context.ports.billing.apply_credit(
+        invoice_id = local_id(input.invoice_id, "Invoice")
+        done = await info.context.run(
+            lambda app: app.billing.apply_credit(
                 invoice_id, amount=input.amount, applied_on=today(), key=input.idempotency_key
             ),
+            given={"Invoice": input.invoice_id},
         )
-        return await _invoice_payload(info, outcome)  # type: ignore[no-any-return]
+        return await InvoicePayload.load(info, done.ids["invoice_id"])
 
-    @strawberry.mutation(description="Set the currency of the firm's billing figures.")
+    @command(
+        may_manage_staff("set the firm's currency"),
+        description="Set the currency of the firm's billing figures.",
+    )
     async def set_firm_currency(
         self, info: Info, input: SetFirmCurrencyInput
     ) -> SetFirmCurrencyResult:
-
-        viewer = info.context.require(access.can_manage_staff, "set the firm's currency")
-        outcome = await _perform(
-            info,
-            viewer,
-            (ValidationError,),
-            {},
-            lambda _s: info.context.ports.billing.set_firm_currency(
-                input.currency, key=input.idempotency_key
-            ),
+        await info.context.run(
+            lambda app: app.billing.set_firm_currency(input.currency, key=input.idempotency_key)
         )
-        if not hasattr(outcome, "ids"):
-            return outcome  # type: ignore[no-any-return]
         return FirmCurrencyPayload(currency=await info.context.billing.firm_currency())

@@ -8,13 +8,24 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, StringValueNode, ValueNode, print_ast
+from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types.scalar import ScalarDefinition
 
 from domain.money import MONEY_TEXT_MAX, parse_money_text
 from resolvers.context import RequestContext
 from resolvers.pages import Page
+from schema.errors import ExpectedErrors
 
 Info = strawberry.Info[RequestContext, None]
+
+
+def command(permission: BasePermission, *, description: str | None = None) -> Any:
+    """A mutation: the permission first (a top-level error when refused), then the body, whose
+    expected failures (`resolvers.commands.Failure`) land in the field's own result union."""
+    return strawberry.mutation(
+        description=description,
+        extensions=[PermissionExtension([permission], use_directives=False), ExpectedErrors()],
+    )
 
 
 # Money and other Decimals --------------------------------------------------------------------

@@ -1,21 +1,18 @@
-"""The Error interface and its members, and how domain exceptions map onto them."""
+"""The Error interface and its members, and how an expected failure becomes one of them."""
 
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import FieldExtension
+from strawberry.extensions.field_extension import AsyncExtensionResolver
+from strawberry.types import Info
+from strawberry.types.union import StrawberryUnion
 
-from domain.errors import (
-    DomainError,
-    IdempotencyKeyReused,
-    InvalidInput,
-    LimitExceeded,
-    NotFound,
-    RuleViolated,
-    VersionConflict,
-    WriteContention,
-)
+from resolvers.commands import Failure
 
 
 @strawberry.enum
@@ -80,46 +77,55 @@ def not_found_error(given_id: str, message: str | None = None) -> NotFoundError:
     )
 
 
-TOP_LEVEL_CODES: dict[type[DomainError], str] = {
-    IdempotencyKeyReused: "IDEMPOTENCY_KEY_REUSED",
-    WriteContention: "SERVICE_UNAVAILABLE",
-}
-"""Domain errors no result union has a member for: top-level errors with these codes."""
-
-
-def top_level_code(error: DomainError) -> str | None:
-    """The `extensions.code` of a domain error that is always a top-level error, else None."""
-    for kind, code in TOP_LEVEL_CODES.items():
-        if isinstance(error, kind):
-            return code
-    return None
-
-
-def to_error(error: DomainError, ids: dict[str, str]) -> ErrorType:
-    """The contract's error value for a domain exception.
-
-    `ids` maps an entity kind (Client, Contact, StaffMember...) to the id the caller gave.
-    """
-    if isinstance(error, InvalidInput):
-        return validation_error(error.field, error.message)
-    if isinstance(error, NotFound):
-        # Name what the caller asked for: the id it gave for that kind, else its main input id.
-        given = ids.get(error.kind) or next(iter(ids.values()), error.entity_id)
-        kind = error.kind if error.kind in ids else next(iter(ids), error.kind)
-        return not_found_error(given, f"{kind} {given} was not found")
-    if isinstance(error, VersionConflict):
+def error_value(failure: Failure) -> ErrorType:
+    """The contract's error value for an expected failure."""
+    details = failure.details
+    if failure.code == "VALIDATION":
+        return validation_error(details.get("field"), failure.message)
+    if failure.code == "NOT_FOUND":
+        return not_found_error(details["id"], failure.message)
+    if failure.code == "CONFLICT":
         return ConflictError(
-            message=error.message,
+            message=failure.message,
             code=ErrorCode.CONFLICT,
-            expected_version=error.expected,
-            actual_version=error.actual,
+            expected_version=details["expected_version"],
+            actual_version=details["actual_version"],
         )
-    if isinstance(error, LimitExceeded):
+    if failure.code == "LIMIT_EXCEEDED":
         return LimitExceededError(
-            message=error.message, code=ErrorCode.LIMIT_EXCEEDED, limit=error.limit
+            message=failure.message, code=ErrorCode.LIMIT_EXCEEDED, limit=details["limit"]
         )
-    if isinstance(error, RuleViolated):
+    if failure.code == "RULE_VIOLATION":
         return RuleViolationError(
-            message=error.message, code=ErrorCode.RULE_VIOLATION, rule=error.rule
+            message=failure.message, code=ErrorCode.RULE_VIOLATION, rule=details["rule"]
         )
-    raise TypeError(f"unmapped domain error {type(error).__name__}")
+    raise TypeError(f"unmapped failure code {failure.code}")
+
+
+def union_members(return_type: object) -> tuple[type, ...]:
+    """The Python classes of a result union's members (nothing when it is not a union)."""
+    if not isinstance(return_type, StrawberryUnion):
+        return ()
+    return tuple(member for member in return_type.types if isinstance(member, type))
+
+
+class ExpectedErrors(FieldExtension):
+    """A `Failure` raised by a mutation becomes the member of the field's OWN result union that
+    matches it; one the union does not list is a top-level error with the same code (nothing
+    is dropped)."""
+
+    def __init__(self) -> None:
+        self.members: tuple[type, ...] | None = None
+
+    async def resolve_async(
+        self, next_: AsyncExtensionResolver, source: Any, info: Info[Any, Any], **kwargs: Any
+    ) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except Failure as failure:
+            if self.members is None:
+                self.members = union_members(info.return_type)
+            value = error_value(failure)
+            if isinstance(value, self.members):
+                return value
+            raise GraphQLError(failure.message, extensions={"code": failure.code}) from None

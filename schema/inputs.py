@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from schema.common import ClientType, StaffRole
@@ -74,6 +76,14 @@ class NewContactInput:
     last_name: str
     emails: list[str]
     phone: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "emails": self.emails,
+            "phone": self.phone,
+        }
 
 
 @strawberry.input(

@@ -6,23 +6,15 @@ from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, TypeAlias
-from uuid import UUID
 
 import strawberry
 
-from domain import access
-from domain.organization import AccountingProvider as DomainProvider
+from resolvers.commands import Failure, local_id, may_change
 from resolvers.ids import to_global_id, uuid_of
 from resolvers.organizations import alert_global_id, organization_loaders, parse_alert_id
-from schema.common import Actor, Info, Node
-from schema.errors import (
-    LimitExceededError,
-    NotFoundError,
-    RuleViolationError,
-    ValidationError,
-    not_found_error,
-)
-from schema.mutation import _client, _perform
+from resolvers.ports import Outcome
+from schema.common import Actor, Info, Node, command
+from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
 from schema.types import Client, StaffMember
 
 
@@ -68,6 +60,14 @@ class LedgerAlert(Node):
     acknowledged_by: Actor | None
     acknowledgement_note: str | None
     organization_id: strawberry.Private[str]
+
+    @classmethod
+    async def load(cls, info: Info, key: tuple[str, str, str]) -> LedgerAlert:
+        """The ledger alert a command just wrote; NOT_FOUND if the viewer can no longer read it."""
+        row = await organization_loaders(info.context).alert.load(key)
+        if row is None:
+            raise Failure.gone("ledger alert", alert_global_id(*key))
+        return cls.from_row(row)
 
     @classmethod
     def from_row(cls, row: Any) -> LedgerAlert:
@@ -121,6 +121,14 @@ class LinkedOrganization(Node):
     )
     local_id: strawberry.Private[str]
     client_id: strawberry.Private[str]
+
+    @classmethod
+    async def load(cls, info: Info, organization_id: str) -> LinkedOrganization:
+        """The organization a command just wrote; NOT_FOUND if the viewer can no longer read it."""
+        row = await organization_loaders(info.context).by_id.load(organization_id)
+        if row is None:
+            raise Failure.gone("organization", to_global_id("LinkedOrganization", organization_id))
+        return cls.from_row(row)
 
     @classmethod
     def from_row(cls, row: Any) -> LinkedOrganization:
@@ -245,6 +253,13 @@ class LinkedOrganizationPayload:
     organization: LinkedOrganization
     client: Client
 
+    @classmethod
+    async def load(cls, info: Info, done: Outcome) -> LinkedOrganizationPayload:
+        return cls(
+            organization=await LinkedOrganization.load(info, done.ids["organization_id"]),
+            client=await Client.load(info, done.ids["client_id"]),
+        )
+
 
 @strawberry.type
 class ImportLedgerBalancesSuccess:
@@ -283,137 +298,91 @@ AcknowledgeLedgerAlertResult: TypeAlias = Annotated[
 ]
 
 
-async def _organization(info: Info, organization_id: str) -> LinkedOrganization:
-    row = await organization_loaders(info.context).by_id.load(organization_id)
-    assert row is not None, "the command just wrote it"
-    return LinkedOrganization.from_row(row)
-
-
-def _org_uuid(global_id: str) -> UUID | None:
-    return uuid_of(global_id, "LinkedOrganization")
-
-
 @strawberry.type
 class OrganizationsMutation:
-    @strawberry.mutation(description="Link a client to its organization in an accounting system.")
+    @command(
+        may_change("change clients"),
+        description="Link a client to its organization in an accounting system.",
+    )
     async def link_organization(
         self, info: Info, input: LinkOrganizationInput
     ) -> LinkOrganizationResult:
-        viewer = info.context.require(access.can_mutate, "change clients")
-        client_id = uuid_of(input.client_id, "Client")
-        if client_id is None:
-            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
-        orgs = info.context.ports.organizations
-        outcome = await _perform(
-            info,
-            viewer,
-            (ValidationError, NotFoundError, RuleViolationError),
-            {"Client": input.client_id},
-            lambda _s: orgs.link_organization(
+        client_id = local_id(input.client_id, "Client")
+        done = await info.context.run(
+            lambda app: app.organizations.link_organization(
                 client_id,
-                provider=DomainProvider(input.provider.value),
+                provider=input.provider.value,
                 external_id=input.external_id,
                 name=input.name,
                 key=input.idempotency_key,
             ),
+            given={"Client": input.client_id},
         )
-        if not hasattr(outcome, "ids"):
-            return outcome  # type: ignore[no-any-return]
-        return LinkedOrganizationPayload(
-            organization=await _organization(info, outcome.ids["organization_id"]),
-            client=await _client(info, outcome.ids["client_id"]),
-        )
+        return await LinkedOrganizationPayload.load(info, done)
 
-    @strawberry.mutation(
-        description="Unlink an organization; the client's team loses access to it."
+    @command(
+        may_change("change clients"),
+        description="Unlink an organization; the client's team loses access to it.",
     )
     async def unlink_organization(
         self, info: Info, input: UnlinkOrganizationInput
     ) -> UnlinkOrganizationResult:
-        viewer = info.context.require(access.can_mutate, "change clients")
-        org_id = _org_uuid(input.organization_id)
-        if org_id is None:
-            return not_found_error(
-                input.organization_id, f"LinkedOrganization {input.organization_id} was not found"
-            )
-        orgs = info.context.ports.organizations
-        outcome = await _perform(
-            info,
-            viewer,
-            (NotFoundError, RuleViolationError),
-            {"LinkedOrganization": input.organization_id},
-            lambda _s: orgs.unlink_organization(org_id, key=input.idempotency_key),
+        org_id = local_id(input.organization_id, "LinkedOrganization")
+        done = await info.context.run(
+            lambda app: app.organizations.unlink_organization(org_id, key=input.idempotency_key),
+            given={"LinkedOrganization": input.organization_id},
         )
-        if not hasattr(outcome, "ids"):
-            return outcome  # type: ignore[no-any-return]
-        return LinkedOrganizationPayload(
-            organization=await _organization(info, outcome.ids["organization_id"]),
-            client=await _client(info, outcome.ids["client_id"]),
-        )
+        return await LinkedOrganizationPayload.load(info, done)
 
-    @strawberry.mutation(
+    @command(
+        may_change("change clients"),
         description="Import a batch of general-ledger balances (all or nothing); a later "
-        "balance for the same account and period replaces the earlier one."
+        "balance for the same account and period replaces the earlier one.",
     )
     async def import_ledger_balances(
         self, info: Info, input: ImportLedgerBalancesInput
     ) -> ImportLedgerBalancesResult:
-        viewer = info.context.require(access.can_mutate, "change clients")
-        org_id = _org_uuid(input.organization_id)
-        if org_id is None:
-            return not_found_error(
-                input.organization_id, f"LinkedOrganization {input.organization_id} was not found"
-            )
+        org_id = local_id(input.organization_id, "LinkedOrganization")
         rows: list[tuple[str, str, Decimal | str]] = [
             (b.account, b.period, b.balance) for b in input.balances
         ]
-        orgs = info.context.ports.organizations
-        outcome = await _perform(
-            info,
-            viewer,
-            (ValidationError, NotFoundError, RuleViolationError, LimitExceededError),
-            {"LinkedOrganization": input.organization_id},
-            lambda _s: orgs.import_ledger_balances(
+        done = await info.context.run(
+            lambda app: app.organizations.import_ledger_balances(
                 org_id, rows, source=input.source, key=input.idempotency_key
             ),
+            given={"LinkedOrganization": input.organization_id},
         )
-        if not hasattr(outcome, "ids"):
-            return outcome  # type: ignore[no-any-return]
-        local = outcome.ids["organization_id"]
+        local = done.ids["organization_id"]
         alerts = await organization_loaders(info.context).alerts_by_organization.load(local)
         return ImportLedgerBalancesSuccess(
-            organization=await _organization(info, local),
-            imported=int(outcome.ids["imported"]),
+            organization=await LinkedOrganization.load(info, local),
+            imported=int(done.ids["imported"]),
             alerts=_alerts(alerts, include_acknowledged=False),
         )
 
-    @strawberry.mutation(description="Acknowledge a ledger alert; it is then hidden by default.")
+    @command(
+        may_change("change clients"),
+        description="Acknowledge a ledger alert; it is then hidden by default.",
+    )
     async def acknowledge_ledger_alert(
         self, info: Info, input: AcknowledgeLedgerAlertInput
     ) -> AcknowledgeLedgerAlertResult:
-        viewer = info.context.require(access.can_mutate, "change clients")
         key = parse_alert_id(input.alert_id)
-        org_id = None if key is None else _org_uuid(to_global_id("LinkedOrganization", key[0]))
+        org_id = (
+            None
+            if key is None
+            else uuid_of(to_global_id("LinkedOrganization", key[0]), "LinkedOrganization")
+        )
         if key is None or org_id is None:
-            return not_found_error(input.alert_id, f"LedgerAlert {input.alert_id} was not found")
-        orgs = info.context.ports.organizations
-        outcome = await _perform(
-            info,
-            viewer,
-            (ValidationError, NotFoundError, RuleViolationError),
-            {"LedgerAlert": input.alert_id, "LinkedOrganization": input.alert_id},
-            lambda _s: orgs.acknowledge_ledger_alert(
+            raise Failure.not_found("LedgerAlert", input.alert_id)
+        done = await info.context.run(
+            lambda app: app.organizations.acknowledge_ledger_alert(
                 org_id, key[1], key[2], note=input.note, key=input.idempotency_key
             ),
+            given={"LedgerAlert": input.alert_id, "LinkedOrganization": input.alert_id},
         )
-        if not hasattr(outcome, "ids"):
-            return outcome  # type: ignore[no-any-return]
-        loaders = organization_loaders(info.context)
-        row = await loaders.alert.load(
-            (outcome.ids["organization_id"], outcome.ids["account"], outcome.ids["period"])
-        )
-        assert row is not None, "the command just acknowledged it"
+        found = (done.ids["organization_id"], done.ids["account"], done.ids["period"])
         return LedgerAlertPayload(
-            alert=LedgerAlert.from_row(row),
-            organization=await _organization(info, outcome.ids["organization_id"]),
+            alert=await LedgerAlert.load(info, found),
+            organization=await LinkedOrganization.load(info, found[0]),
         )

@@ -11,19 +11,17 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
-from uuid import UUID
 
 import strawberry
 
-from domain import access
 from resolvers.billing import today
-from resolvers.ids import from_global_id, to_global_id, uuid_of
+from resolvers.commands import Failure, local_id, may_change
+from resolvers.ids import from_global_id, to_global_id
 from resolvers.pages import check_first, page_after_position
 from resolvers.quotes import LATEST_QUOTES, quote_loaders, quote_status
 from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money
-from schema.common import Info, Node, PageInfo
-from schema.errors import NotFoundError, RuleViolationError, ValidationError, not_found_error
-from schema.mutation import _perform, present
+from schema.common import Info, Node, PageInfo, command
+from schema.errors import NotFoundError, RuleViolationError, ValidationError
 
 if TYPE_CHECKING:
     from schema.types import Client
@@ -59,6 +57,14 @@ class Quote(Node):
     decline_reason: str | None
     client_id: strawberry.Private[str]
     invoice_id: strawberry.Private[str | None]
+
+    @classmethod
+    async def load(cls, info: Info, quote_id: str) -> Quote:
+        """The quote a command just wrote; NOT_FOUND if the viewer can no longer read it."""
+        row = await quote_loaders(info.context).quote.load(quote_id)
+        if row is None:
+            raise Failure.gone("quote", to_global_id("Quote", quote_id))
+        return cls.from_row(row)
 
     @classmethod
     def from_row(cls, row: Any) -> Quote:
@@ -229,39 +235,18 @@ ConvertQuoteToInvoiceResult: TypeAlias = Annotated[
     strawberry.union("ConvertQuoteToInvoiceResult"),
 ]
 
-ERRORS = (ValidationError, NotFoundError, RuleViolationError)
-
-
-async def _quote_payload(info: Info, outcome: Any) -> Any:
-    if not hasattr(outcome, "ids"):
-        return outcome
-    row = await quote_loaders(info.context).quote.load(outcome.ids["quote_id"])
-    return QuotePayload(quote=Quote.from_row(present(row, "quote")))
-
-
-async def _on_quote(info: Info, global_id: str, what: str, command: Any) -> Any:
-    viewer = info.context.require(access.can_mutate, what)
-    quote_id: UUID | None = uuid_of(global_id, "Quote")
-    if quote_id is None:
-        return not_found_error(global_id, f"Quote {global_id} was not found")
-    return await _perform(info, viewer, ERRORS, {"Quote": global_id}, lambda _s: command(quote_id))
-
 
 @strawberry.type
 class QuotesMutation:
-    @strawberry.mutation(description="Issue (send) a quote to a client; refused while on hold.")
+    @command(
+        may_change("issue quotes"),
+        description="Issue (send) a quote to a client; refused while on hold.",
+    )
     async def issue_quote(self, info: Info, input: IssueQuoteInput) -> IssueQuoteResult:
-        viewer = info.context.require(access.can_mutate, "issue quotes")
-        client_id = uuid_of(input.client_id, "Client")
-        if client_id is None:
-            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
+        client_id = local_id(input.client_id, "Client")
         lines = [(line.description, line.quantity, line.unit_price) for line in input.lines]
-        outcome = await _perform(
-            info,
-            viewer,
-            ERRORS,
-            {"Client": input.client_id},
-            lambda _s: info.context.ports.quotes.issue_quote(
+        done = await info.context.run(
+            lambda app: app.quotes.issue_quote(
                 client_id,
                 number=input.number,
                 issued_on=input.issued_on,
@@ -270,68 +255,66 @@ class QuotesMutation:
                 lines=lines,
                 key=input.idempotency_key,
             ),
+            given={"Client": input.client_id},
         )
-        return await _quote_payload(info, outcome)  # type: ignore[no-any-return]
+        return QuotePayload(quote=await Quote.load(info, done.ids["quote_id"]))
 
-    @strawberry.mutation(description="Record that the client accepted an open, valid quote.")
+    @command(
+        may_change("accept quotes"),
+        description="Record that the client accepted an open, valid quote.",
+    )
     async def accept_quote(self, info: Info, input: AcceptQuoteInput) -> QuoteDecisionResult:
-        outcome = await _on_quote(
-            info,
-            input.quote_id,
-            "accept quotes",
-            lambda qid: info.context.ports.quotes.accept_quote(
-                qid, on=today(), key=input.idempotency_key
-            ),
+        quote_id = local_id(input.quote_id, "Quote")
+        done = await info.context.run(
+            lambda app: app.quotes.accept_quote(quote_id, on=today(), key=input.idempotency_key),
+            given={"Quote": input.quote_id},
         )
-        return await _quote_payload(info, outcome)  # type: ignore[no-any-return]
+        return QuotePayload(quote=await Quote.load(info, done.ids["quote_id"]))
 
-    @strawberry.mutation(description="Record that the client declined an open quote.")
+    @command(
+        may_change("decline quotes"), description="Record that the client declined an open quote."
+    )
     async def decline_quote(self, info: Info, input: DeclineQuoteInput) -> QuoteDecisionResult:
-        outcome = await _on_quote(
-            info,
-            input.quote_id,
-            "decline quotes",
-            lambda qid: info.context.ports.quotes.decline_quote(
-                qid, on=today(), reason=input.reason, key=input.idempotency_key
+        quote_id = local_id(input.quote_id, "Quote")
+        done = await info.context.run(
+            lambda app: app.quotes.decline_quote(
+                quote_id, on=today(), reason=input.reason, key=input.idempotency_key
             ),
+            given={"Quote": input.quote_id},
         )
-        return await _quote_payload(info, outcome)  # type: ignore[no-any-return]
+        return QuotePayload(quote=await Quote.load(info, done.ids["quote_id"]))
 
-    @strawberry.mutation(description="Mark an open quote as expired (e.g. withdraw it).")
+    @command(
+        may_change("expire quotes"),
+        description="Mark an open quote as expired (e.g. withdraw it).",
+    )
     async def expire_quote(self, info: Info, input: ExpireQuoteInput) -> QuoteDecisionResult:
-        outcome = await _on_quote(
-            info,
-            input.quote_id,
-            "expire quotes",
-            lambda qid: info.context.ports.quotes.expire_quote(
-                qid, on=today(), key=input.idempotency_key
-            ),
+        quote_id = local_id(input.quote_id, "Quote")
+        done = await info.context.run(
+            lambda app: app.quotes.expire_quote(quote_id, on=today(), key=input.idempotency_key),
+            given={"Quote": input.quote_id},
         )
-        return await _quote_payload(info, outcome)  # type: ignore[no-any-return]
+        return QuotePayload(quote=await Quote.load(info, done.ids["quote_id"]))
 
-    @strawberry.mutation(
-        description="Issue an invoice from an accepted quote (once), with the invoice rules."
+    @command(
+        may_change("issue invoices"),
+        description="Issue an invoice from an accepted quote (once), with the invoice rules.",
     )
     async def convert_quote_to_invoice(
         self, info: Info, input: ConvertQuoteToInvoiceInput
     ) -> ConvertQuoteToInvoiceResult:
-        outcome = await _on_quote(
-            info,
-            input.quote_id,
-            "issue invoices",
-            lambda qid: info.context.ports.quotes.convert_quote(
-                qid,
+        quote_id = local_id(input.quote_id, "Quote")
+        done = await info.context.run(
+            lambda app: app.quotes.convert_quote(
+                quote_id,
                 issued_on=input.issued_on or today(),
                 due_on=input.due_on,
                 number=input.number,
                 key=input.idempotency_key,
             ),
+            given={"Quote": input.quote_id},
         )
-        if not hasattr(outcome, "ids"):
-            return outcome  # type: ignore[no-any-return]
-        quote_row = await quote_loaders(info.context).quote.load(outcome.ids["quote_id"])
-        invoice_row = await info.context.billing.invoice.load(outcome.ids["invoice_id"])
         return ConvertQuotePayload(
-            quote=Quote.from_row(present(quote_row, "quote")),
-            invoice=Invoice.from_row(present(invoice_row, "invoice")),
+            quote=await Quote.load(info, done.ids["quote_id"]),
+            invoice=await Invoice.load(info, done.ids["invoice_id"]),
         )

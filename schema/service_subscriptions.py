@@ -13,24 +13,17 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
-from uuid import UUID
 
 import strawberry
 
-from domain import access
 from resolvers.billing import today
-from resolvers.ids import to_global_id, uuid_of
+from resolvers.commands import Failure, local_id, may_change
+from resolvers.ids import to_global_id
+from resolvers.ports import Outcome
 from resolvers.quotes import quote_loaders, subscription_figures
 from schema.billing import Money
-from schema.common import Info, Node
-from schema.errors import (
-    LimitExceededError,
-    NotFoundError,
-    RuleViolationError,
-    ValidationError,
-    not_found_error,
-)
-from schema.mutation import _perform, present
+from schema.common import Info, Node, command
+from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
 
 if TYPE_CHECKING:
     from schema.types import Client
@@ -166,6 +159,18 @@ class RecordServiceRequestInput:
 class ServiceSubscriptionPayload:
     subscription: ServiceSubscription
 
+    @classmethod
+    async def load(cls, info: Info, done: Outcome) -> ServiceSubscriptionPayload:
+        """The subscription a command just changed; NOT_FOUND if the viewer can no longer
+        read it."""
+        subscription_id = done.ids["subscription_id"]
+        row = await quote_loaders(info.context).subscription.load(subscription_id)
+        if row is None:
+            raise Failure.gone(
+                "service subscription", to_global_id("ServiceSubscription", subscription_id)
+            )
+        return cls(subscription=ServiceSubscription.from_row(row))
+
 
 StartServiceSubscriptionResult: TypeAlias = Annotated[
     ServiceSubscriptionPayload | ValidationError | NotFoundError | RuleViolationError,
@@ -184,52 +189,19 @@ RecordServiceRequestResult: TypeAlias = Annotated[
     strawberry.union("RecordServiceRequestResult"),
 ]
 
-CHANGE_ERRORS = (ValidationError, NotFoundError, RuleViolationError)
-ERRORS = (*CHANGE_ERRORS, LimitExceededError)
-
-
-async def _payload(info: Info, outcome: Any) -> Any:
-    if not hasattr(outcome, "ids"):
-        return outcome
-    row = await quote_loaders(info.context).subscription.load(outcome.ids["subscription_id"])
-    return ServiceSubscriptionPayload(
-        subscription=ServiceSubscription.from_row(present(row, "service subscription"))
-    )
-
-
-async def _on_subscription(
-    info: Info,
-    global_id: str,
-    what: str,
-    command: Any,
-    allowed: tuple[type, ...] = CHANGE_ERRORS,
-) -> Any:
-    viewer = info.context.require(access.can_mutate, what)
-    sub_id: UUID | None = uuid_of(global_id, "ServiceSubscription")
-    if sub_id is None:
-        return not_found_error(global_id, f"ServiceSubscription {global_id} was not found")
-    outcome = await _perform(
-        info, viewer, allowed, {"ServiceSubscription": global_id}, lambda _s: command(sub_id)
-    )
-    return await _payload(info, outcome)
-
 
 @strawberry.type
 class ServiceSubscriptionsMutation:
-    @strawberry.mutation(description="Start a client's service subscription; refused on hold.")
+    @command(
+        may_change("start service subscriptions"),
+        description="Start a client's service subscription; refused on hold.",
+    )
     async def start_service_subscription(
         self, info: Info, input: StartServiceSubscriptionInput
     ) -> StartServiceSubscriptionResult:
-        viewer = info.context.require(access.can_mutate, "start service subscriptions")
-        client_id = uuid_of(input.client_id, "Client")
-        if client_id is None:
-            return not_found_error(input.client_id, f"Client {input.client_id} was not found")
-        outcome = await _perform(
-            info,
-            viewer,
-            CHANGE_ERRORS,
-            {"Client": input.client_id},
-            lambda _s: info.context.ports.service_subscriptions.start_subscription(
+        client_id = local_id(input.client_id, "Client")
+        done = await info.context.run(
+            lambda app: app.service_subscriptions.start_subscription(
                 client_id,
                 plan_name=input.plan_name,
                 amount=input.price.amount,
@@ -240,60 +212,64 @@ class ServiceSubscriptionsMutation:
                 request_limit=input.request_limit,
                 key=input.idempotency_key,
             ),
+            given={"Client": input.client_id},
         )
-        return await _payload(info, outcome)  # type: ignore[no-any-return]
+        return await ServiceSubscriptionPayload.load(info, done)
 
-    @strawberry.mutation
+    @command(may_change("pause service subscriptions"))
     async def pause_service_subscription(
         self, info: Info, input: ServiceSubscriptionInput
     ) -> ServiceSubscriptionChangeResult:
-        return await _on_subscription(  # type: ignore[no-any-return]
-            info,
-            input.subscription_id,
-            "pause service subscriptions",
-            lambda sid: info.context.ports.service_subscriptions.pause_subscription(
-                sid, on=today(), key=input.idempotency_key
+        sub_id = local_id(input.subscription_id, "ServiceSubscription")
+        done = await info.context.run(
+            lambda app: app.service_subscriptions.pause_subscription(
+                sub_id, on=today(), key=input.idempotency_key
             ),
+            given={"ServiceSubscription": input.subscription_id},
         )
+        return await ServiceSubscriptionPayload.load(info, done)
 
-    @strawberry.mutation(description="Resume a paused subscription; refused while on hold.")
+    @command(
+        may_change("resume service subscriptions"),
+        description="Resume a paused subscription; refused while on hold.",
+    )
     async def resume_service_subscription(
         self, info: Info, input: ServiceSubscriptionInput
     ) -> ServiceSubscriptionChangeResult:
-        return await _on_subscription(  # type: ignore[no-any-return]
-            info,
-            input.subscription_id,
-            "resume service subscriptions",
-            lambda sid: info.context.ports.service_subscriptions.resume_subscription(
-                sid, on=today(), key=input.idempotency_key
+        sub_id = local_id(input.subscription_id, "ServiceSubscription")
+        done = await info.context.run(
+            lambda app: app.service_subscriptions.resume_subscription(
+                sub_id, on=today(), key=input.idempotency_key
             ),
+            given={"ServiceSubscription": input.subscription_id},
         )
+        return await ServiceSubscriptionPayload.load(info, done)
 
-    @strawberry.mutation
+    @command(may_change("cancel service subscriptions"))
     async def cancel_service_subscription(
         self, info: Info, input: CancelServiceSubscriptionInput
     ) -> ServiceSubscriptionChangeResult:
-        return await _on_subscription(  # type: ignore[no-any-return]
-            info,
-            input.subscription_id,
-            "cancel service subscriptions",
-            lambda sid: info.context.ports.service_subscriptions.cancel_subscription(
-                sid, on=today(), reason=input.reason, key=input.idempotency_key
+        sub_id = local_id(input.subscription_id, "ServiceSubscription")
+        done = await info.context.run(
+            lambda app: app.service_subscriptions.cancel_subscription(
+                sub_id, on=today(), reason=input.reason, key=input.idempotency_key
             ),
+            given={"ServiceSubscription": input.subscription_id},
         )
+        return await ServiceSubscriptionPayload.load(info, done)
 
-    @strawberry.mutation(
-        description="Count one request in the current period; LimitExceededError at the limit."
+    @command(
+        may_change("record service requests"),
+        description="Count one request in the current period; LimitExceededError at the limit.",
     )
     async def record_service_request(
         self, info: Info, input: RecordServiceRequestInput
     ) -> RecordServiceRequestResult:
-        return await _on_subscription(  # type: ignore[no-any-return]
-            info,
-            input.subscription_id,
-            "record service requests",
-            lambda sid: info.context.ports.service_subscriptions.record_request(
-                sid, on=today(), note=input.note, key=input.idempotency_key
+        sub_id = local_id(input.subscription_id, "ServiceSubscription")
+        done = await info.context.run(
+            lambda app: app.service_subscriptions.record_request(
+                sub_id, on=today(), note=input.note, key=input.idempotency_key
             ),
-            ERRORS,
+            given={"ServiceSubscription": input.subscription_id},
         )
+        return await ServiceSubscriptionPayload.load(info, done)

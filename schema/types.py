@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
+from resolvers.commands import Failure
 from resolvers.ids import to_global_id
 from resolvers.pages import ActivityArgs, Page, check_first, position_after
 from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole
@@ -37,6 +38,14 @@ class StaffMember(Node):
     name: str
     email: str
     role: StaffRole
+
+    @classmethod
+    async def load(cls, info: Info, member_id: str) -> StaffMember:
+        """The staff member a command just wrote; NOT_FOUND if the viewer can no longer read it."""
+        row = await info.context.loaders.staff_by_id.load(member_id)
+        if row is None:
+            raise Failure.gone("staff member", to_global_id("StaffMember", member_id))
+        return cls.from_row(row)
 
     @classmethod
     def from_row(cls, row: Any) -> StaffMember:
@@ -109,6 +118,14 @@ class Contact(Node):
     local_id: strawberry.Private[str]
 
     @classmethod
+    async def load(cls, info: Info, contact_id: str) -> Contact:
+        """The contact a command just wrote; NOT_FOUND if the viewer can no longer read it."""
+        row = await info.context.loaders.contact.load(contact_id)
+        if row is None:
+            raise Failure.gone("contact", to_global_id("Contact", contact_id))
+        return cls.from_row(row)
+
+    @classmethod
     def from_row(cls, row: Any) -> Contact:
         return cls(
             id=strawberry.ID(to_global_id("Contact", row.id)),
@@ -174,6 +191,14 @@ class Comment(Node):
     body: str
     author: Actor
     created_at: datetime
+
+    @classmethod
+    async def load(cls, info: Info, comment_id: str) -> Comment:
+        """The comment a command just wrote; NOT_FOUND if the viewer can no longer read it."""
+        row = await info.context.loaders.comment.load(comment_id)
+        if row is None:
+            raise Failure.gone("comment", to_global_id("Comment", comment_id))
+        return cls.from_row(row)
 
     @classmethod
     def from_row(cls, row: Any) -> Comment:
@@ -342,6 +367,14 @@ class Client(Node):
     created_at: datetime
     updated_at: datetime
     local_id: strawberry.Private[str]
+
+    @classmethod
+    async def load(cls, info: Info, client_id: str) -> Client:
+        """The client a command just wrote; NOT_FOUND if the viewer can no longer read it."""
+        row = await info.context.loaders.client_in_firm.load(client_id)
+        if row is None:
+            raise Failure.gone("client", to_global_id("Client", client_id))
+        return cls.from_row(row)
 
     @classmethod
     def from_row(cls, row: Any) -> Client:
