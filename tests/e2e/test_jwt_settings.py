@@ -43,11 +43,6 @@ async def viewer_as(http: httpx.AsyncClient, token: str) -> dict[str, object]:
     return body
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="infra/web.py builds TokenIssuer(settings.jwt_secret): it must build "
-    "TokenIssuer.from_settings(settings) for DOSSIER_JWT_ISSUER/_AUDIENCE/_MAX_LIFETIME",
-)
 async def test_the_server_applies_the_jwt_settings(
     client: tuple[httpx.AsyncClient, Settings],
 ) -> None:
