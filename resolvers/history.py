@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 
@@ -143,22 +143,6 @@ class FieldChangeRecord:
     at: datetime
     by: Mapping[str, Any]
     version: int
-
-
-class HistoryPort(Protocol):
-    """What the history resolvers need from the composition root."""
-
-    def client_as_of(
-        self, firm_id: str, client_id: str, *, at: datetime | None, version: int | None
-    ) -> ClientState | None: ...
-
-    def client_changes(
-        self, firm_id: str, client_id: str, start: datetime, end: datetime
-    ) -> list[FieldChangeRecord]: ...
-
-    def field_history(
-        self, firm_id: str, client_id: str, field: str
-    ) -> list[FieldChangeRecord]: ...
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import sqlalchemy as sa
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from domain.audit import ChainVerification
-    from resolvers.history import HistoryPort
+    from resolvers.history import ClientState, FieldChangeRecord
 
 
 class Outcome(Protocol):
@@ -51,3 +53,19 @@ class Ports(Protocol):
     ) -> dict[str, ChainVerification]: ...
 
     def wait_for(self, position: int | None, positions: Sequence[int] = ()) -> list[int]: ...
+
+
+class HistoryPort(Protocol):
+    """What the history resolvers need from the composition root."""
+
+    def client_as_of(
+        self, firm_id: str, client_id: str, *, at: datetime | None, version: int | None
+    ) -> ClientState | None: ...
+
+    def client_changes(
+        self, firm_id: str, client_id: str, start: datetime, end: datetime
+    ) -> list[FieldChangeRecord]: ...
+
+    def field_history(
+        self, firm_id: str, client_id: str, field: str
+    ) -> list[FieldChangeRecord]: ...
