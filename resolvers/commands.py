@@ -26,7 +26,7 @@ from domain.errors import (
     VersionConflict,
     WriteContention,
 )
-from resolvers.ids import uuid_of
+from resolvers.ids import to_global_id, uuid_of
 
 
 class Failure(Exception):
@@ -44,11 +44,6 @@ class Failure(Exception):
     def not_found(cls, kind: str, given_id: str, message: str | None = None) -> Failure:
         """Nothing of `kind` the viewer may see has the id the caller gave."""
         return cls("NOT_FOUND", message or f"{kind} {given_id} was not found", id=given_id)
-
-    @classmethod
-    def gone(cls, what: str, given_id: str) -> Failure:
-        """The command's result can no longer be read (the viewer lost access meanwhile)."""
-        return cls.not_found(what, given_id, f"the {what} is no longer visible to you")
 
 
 TOP_LEVEL_CODES: dict[type[DomainError], str] = {
@@ -120,3 +115,14 @@ def may_manage_clients(doing: str) -> May:
 
 def may_manage_staff(doing: str) -> May:
     return May(access.can_manage_staff, doing)
+
+
+async def written(loader: Any, kind: str, key: Any, global_id: str | None = None) -> Any:
+    """The one rule for a command's payload: the row it wrote, read as the viewer through
+    `loader`; when the viewer can no longer read it (access lost meanwhile), a NOT_FOUND
+    failure: the result union's NotFoundError where it has one, else a top-level NOT_FOUND."""
+    row = await loader.load(key)
+    if row is None:
+        shown = global_id or to_global_id(kind, key)
+        raise Failure.not_found(kind, shown, f"the {kind} {shown} is no longer visible to you")
+    return row

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import strawberry
 
 from resolvers.billing import Summary, is_overdue, today
-from resolvers.commands import Failure, local_id, may_change, may_manage_staff
+from resolvers.commands import local_id, may_change, may_manage_staff, written
 from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
 from schema.common import Info, Node, PageInfo, command
@@ -74,11 +74,7 @@ class Invoice(Node):
 
     @classmethod
     async def load(cls, info: Info, invoice_id: str) -> Invoice:
-        """The invoice a command just wrote; NOT_FOUND if the viewer can no longer read it."""
-        row = await info.context.billing.invoice.load(invoice_id)
-        if row is None:
-            raise Failure.gone("invoice", to_global_id("Invoice", invoice_id))
-        return cls.from_row(row)
+        return cls.from_row(await written(info.context.billing.invoice, "Invoice", invoice_id))
 
     @classmethod
     def from_row(cls, row: Any) -> Invoice:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeAlias
 
 import strawberry
 
-from resolvers.commands import Failure, local_id, may_change
+from resolvers.commands import Failure, local_id, may_change, written
 from resolvers.ids import to_global_id, uuid_of
 from resolvers.organizations import alert_global_id, organization_loaders, parse_alert_id
 from resolvers.ports import Outcome
@@ -63,11 +63,11 @@ class LedgerAlert(Node):
 
     @classmethod
     async def load(cls, info: Info, key: tuple[str, str, str]) -> LedgerAlert:
-        """The ledger alert a command just wrote; NOT_FOUND if the viewer can no longer read it."""
-        row = await organization_loaders(info.context).alert.load(key)
-        if row is None:
-            raise Failure.gone("ledger alert", alert_global_id(*key))
-        return cls.from_row(row)
+        return cls.from_row(
+            await written(
+                organization_loaders(info.context).alert, "LedgerAlert", key, alert_global_id(*key)
+            )
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> LedgerAlert:
@@ -124,11 +124,11 @@ class LinkedOrganization(Node):
 
     @classmethod
     async def load(cls, info: Info, organization_id: str) -> LinkedOrganization:
-        """The organization a command just wrote; NOT_FOUND if the viewer can no longer read it."""
-        row = await organization_loaders(info.context).by_id.load(organization_id)
-        if row is None:
-            raise Failure.gone("organization", to_global_id("LinkedOrganization", organization_id))
-        return cls.from_row(row)
+        return cls.from_row(
+            await written(
+                organization_loaders(info.context).by_id, "LinkedOrganization", organization_id
+            )
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> LinkedOrganization:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import strawberry
 
 from resolvers.billing import today
-from resolvers.commands import Failure, local_id, may_change
+from resolvers.commands import local_id, may_change, written
 from resolvers.ids import from_global_id, to_global_id
 from resolvers.pages import check_first, page_after_position
 from resolvers.quotes import LATEST_QUOTES, quote_loaders, quote_status
@@ -60,11 +60,7 @@ class Quote(Node):
 
     @classmethod
     async def load(cls, info: Info, quote_id: str) -> Quote:
-        """The quote a command just wrote; NOT_FOUND if the viewer can no longer read it."""
-        row = await quote_loaders(info.context).quote.load(quote_id)
-        if row is None:
-            raise Failure.gone("quote", to_global_id("Quote", quote_id))
-        return cls.from_row(row)
+        return cls.from_row(await written(quote_loaders(info.context).quote, "Quote", quote_id))
 
     @classmethod
     def from_row(cls, row: Any) -> Quote:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import strawberry
 
 from resolvers.billing import today
-from resolvers.commands import Failure, local_id, may_change
+from resolvers.commands import local_id, may_change, written
 from resolvers.ids import to_global_id
 from resolvers.ports import Outcome
 from resolvers.quotes import quote_loaders, subscription_figures
@@ -161,14 +161,8 @@ class ServiceSubscriptionPayload:
 
     @classmethod
     async def load(cls, info: Info, done: Outcome) -> ServiceSubscriptionPayload:
-        """The subscription a command just changed; NOT_FOUND if the viewer can no longer
-        read it."""
-        subscription_id = done.ids["subscription_id"]
-        row = await quote_loaders(info.context).subscription.load(subscription_id)
-        if row is None:
-            raise Failure.gone(
-                "service subscription", to_global_id("ServiceSubscription", subscription_id)
-            )
+        local = done.ids["subscription_id"]
+        row = await written(quote_loaders(info.context).subscription, "ServiceSubscription", local)
         return cls(subscription=ServiceSubscription.from_row(row))
 
 

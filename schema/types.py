@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.scalars import JSON
 
-from resolvers.commands import Failure
+from resolvers.commands import written
 from resolvers.ids import to_global_id
 from resolvers.pages import ActivityArgs, Page, check_first, position_after
 from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole
@@ -41,11 +41,9 @@ class StaffMember(Node):
 
     @classmethod
     async def load(cls, info: Info, member_id: str) -> StaffMember:
-        """The staff member a command just wrote; NOT_FOUND if the viewer can no longer read it."""
-        row = await info.context.loaders.staff_by_id.load(member_id)
-        if row is None:
-            raise Failure.gone("staff member", to_global_id("StaffMember", member_id))
-        return cls.from_row(row)
+        return cls.from_row(
+            await written(info.context.loaders.staff_by_id, "StaffMember", member_id)
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> StaffMember:
@@ -119,11 +117,7 @@ class Contact(Node):
 
     @classmethod
     async def load(cls, info: Info, contact_id: str) -> Contact:
-        """The contact a command just wrote; NOT_FOUND if the viewer can no longer read it."""
-        row = await info.context.loaders.contact.load(contact_id)
-        if row is None:
-            raise Failure.gone("contact", to_global_id("Contact", contact_id))
-        return cls.from_row(row)
+        return cls.from_row(await written(info.context.loaders.contact, "Contact", contact_id))
 
     @classmethod
     def from_row(cls, row: Any) -> Contact:
@@ -194,11 +188,7 @@ class Comment(Node):
 
     @classmethod
     async def load(cls, info: Info, comment_id: str) -> Comment:
-        """The comment a command just wrote; NOT_FOUND if the viewer can no longer read it."""
-        row = await info.context.loaders.comment.load(comment_id)
-        if row is None:
-            raise Failure.gone("comment", to_global_id("Comment", comment_id))
-        return cls.from_row(row)
+        return cls.from_row(await written(info.context.loaders.comment, "Comment", comment_id))
 
     @classmethod
     def from_row(cls, row: Any) -> Comment:
@@ -370,11 +360,7 @@ class Client(Node):
 
     @classmethod
     async def load(cls, info: Info, client_id: str) -> Client:
-        """The client a command just wrote; NOT_FOUND if the viewer can no longer read it."""
-        row = await info.context.loaders.client_in_firm.load(client_id)
-        if row is None:
-            raise Failure.gone("client", to_global_id("Client", client_id))
-        return cls.from_row(row)
+        return cls.from_row(await written(info.context.loaders.client_in_firm, "Client", client_id))
 
     @classmethod
     def from_row(cls, row: Any) -> Client:
