@@ -118,9 +118,7 @@ class Invoice(Node):
         )
 
     @strawberry.field
-    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("schema.types")]:
-        from schema.types import Client
-
+    async def client(self, info: Info) -> Client:
         row = await info.context.loaders.client_in_firm.load(self.client_id)
         return Client.from_row(row)
 
@@ -312,7 +310,7 @@ class InvoicePayload:
 
 @strawberry.type
 class CreditNotePayload:
-    client: Annotated[Client, strawberry.lazy("schema.types")]
+    client: Client
 
 
 @strawberry.type
