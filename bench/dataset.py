@@ -1,6 +1,6 @@
 """The generated, seeded data set: recorded through the application, reused across runs.
 
-Everything is written as events through DossierService and BillingService commands inside
+Everything is written as events through ClientsService and BillingService commands inside
 `acting_as` (the long streams through the Client aggregate's own command, saved in batches),
 then projected. A marker next to the store records the sizes it was made with; a run with
 other sizes wipes the store and generates it again.

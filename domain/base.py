@@ -9,6 +9,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, CanInitAggregate
 
 from domain.actor import current_context
+from domain.errors import VersionConflict
 
 
 class ForeignFirm(RuntimeError):
@@ -81,3 +82,8 @@ class DossierAggregate(Aggregate):
         kwargs.setdefault("firm_id", self.firm_id)
         kwargs.setdefault("actor", ctx.actor.to_dict())
         super().trigger_event(event_class, **kwargs)
+
+    def check_version(self, expected: int | None) -> None:
+        """Raise VersionConflict if the caller expected another version."""
+        if expected is not None and expected != self.version:
+            raise VersionConflict(expected, self.version)

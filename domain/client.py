@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from domain.actor import clean_actor_id
 from domain.base import DossierAggregate, DossierCreated, DossierEvent
-from domain.errors import InvalidInput, LimitExceeded, NotFound, RuleViolated, VersionConflict
+from domain.errors import InvalidInput, LimitExceeded, NotFound, RuleViolated
 from domain.values import (
     CONTACTS_PER_CLIENT_MAX,
     DESCRIPTION_MAX,
@@ -145,11 +145,6 @@ class Client(DossierAggregate):
             address=clean_address("input.address", address),
             custom_fields=[{"key": k, "value": v} for k, v in fields],
         )
-
-    def check_version(self, expected: int | None) -> None:
-        """Raise VersionConflict if the caller expected another version."""
-        if expected is not None and expected != self.version:
-            raise VersionConflict(expected, self.version)
 
     def update_details(
         self,

@@ -14,10 +14,15 @@ from infra.database import DatabaseConfig, create_engine, ensure_schema
 from infra.eventstore import EventStore
 from infra.history import EventHistory
 from infra.live import ActivityFanout
-from infra.organizations_service import OrganizationsService
-from infra.quotes_service import QuotesService, ServiceSubscriptionsService
 from infra.runner import ProjectionRunner, parked_positions
-from infra.service import BillingService, DossierService
+from infra.services import (
+    BillingService,
+    ClientsService,
+    OrganizationsService,
+    QuotesService,
+    Services,
+    ServiceSubscriptionsService,
+)
 from infra.settings import Settings
 from projections.billing import invoices
 from projections.registry import all_projections
@@ -35,7 +40,7 @@ class Container:
         self._store: EventStore | None = None
         self._engine: sa.Engine | None = None
         self._runner: ProjectionRunner | None = None
-        self._service: DossierService | None = None
+        self._services: Services | None = None
         self._live: ActivityFanout | None = None
 
     def open(self, *, start_projections: bool | None = None) -> Container:
@@ -49,7 +54,7 @@ class Container:
             all_projections(),
             poll_interval=self.settings.poll_interval,
         )
-        self._service = DossierService(self._store)
+        self._services = Services.over(self._store)
         self._live = ActivityFanout(
             self._engine, self.db, self._store.head, options=self.settings.live
         )
@@ -70,7 +75,7 @@ class Container:
             self._store.close()
         if self._engine is not None:
             self._engine.dispose()
-        self._store = self._engine = self._runner = self._service = None
+        self._store = self._engine = self._runner = self._services = None
         self._live = None
 
     @property
@@ -95,28 +100,32 @@ class Container:
         return self._live
 
     @property
-    def service(self) -> DossierService:
-        assert self._service is not None, "container is not open"
-        return self._service
+    def services(self) -> Services:
+        """The application services (built once in `open()`, over the same store)."""
+        assert self._services is not None, "container is not open"
+        return self._services
+
+    # Aliases of `services.*` kept for existing callers.
+
+    @property
+    def service(self) -> ClientsService:
+        return self.services.clients
 
     @property
     def organizations(self) -> OrganizationsService:
-        """Linked organizations and ledger commands (stateless, over the same store)."""
-        return OrganizationsService(self.service)
+        return self.services.organizations
 
     @property
     def billing(self) -> BillingService:
-        return BillingService(self.service)
+        return self.services.billing
 
     @property
     def quotes(self) -> QuotesService:
-        """Quote commands (stateless, over the same store)."""
-        return QuotesService(self.service)
+        return self.services.quotes
 
     @property
     def service_subscriptions(self) -> ServiceSubscriptionsService:
-        """Service subscription commands (stateless, over the same store)."""
-        return ServiceSubscriptionsService(self.service)
+        return self.services.subscriptions
 
     @property
     def history(self) -> EventHistory:

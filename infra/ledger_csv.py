@@ -23,8 +23,8 @@ from domain.access import can_mutate
 from domain.actor import SYSTEM_ACTOR, ActingContext, Actor, ActorKind, acting_as
 from domain.errors import InvalidInput, NotFound, RuleViolated
 from domain.organization import LinkedOrganization, clean_account, clean_balance, clean_period
-from infra.organizations_service import OrganizationsService
-from infra.service import Outcome
+from domain.staff import StaffMember, staff_member_id
+from infra.services import OrganizationsService, Outcome
 from projections.organizations import ledger_acknowledgements, ledger_alerts
 
 COLUMNS = ("account", "period", "balance")
@@ -151,7 +151,7 @@ def acting_for_import(
 ) -> ActingContext:
     """Who the CLI acts as: a mutating staff member of the organization's firm, or the system."""
     try:
-        org: object = service.dossier.store.repository.get(organization_id)
+        org: object = service.store.repository.get(organization_id)
     except AggregateNotFoundError:
         raise NotFound("LinkedOrganization", str(organization_id)) from None
     if not isinstance(org, LinkedOrganization):
@@ -159,7 +159,7 @@ def acting_for_import(
     if user is None:
         return ActingContext(actor=SYSTEM_ACTOR, firm_id=org.firm_id, role="system")
     with acting_as(SYSTEM_ACTOR, org.firm_id):
-        member = service.dossier.find_staff(user)
+        member = service.uow.find(StaffMember, staff_member_id(org.firm_id, user))
     if member is None:
         raise NotFound("StaffMember", user)
     role = member.role.lower()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from infra import service as service_module
+from infra.services import unit_of_work as service_module
 from tests.e2e.conftest import Api
 from tests.e2e.test_api_support import COMMENT, LINK, UPDATE, register
 

@@ -25,10 +25,10 @@ from domain.actor import Actor, ActorKind, acting_as
 from domain.errors import IdempotencyKeyReused, VersionConflict, WriteContention
 from domain.idempotency import IdempotencyRecord, idempotency_id
 from domain.values import ClientType
-from infra import service as service_module
 from infra.container import Container
 from infra.eventstore import SNAPSHOT_INTERVAL
-from infra.service import MAX_ATTEMPTS, request_fingerprint
+from infra.services import unit_of_work as service_module
+from infra.services.unit_of_work import MAX_ATTEMPTS, request_fingerprint
 from projections.billing import invoices
 from projections.tables import client_contacts, clients, comments
 
