@@ -12,6 +12,7 @@ from domain.client import Client
 from domain.errors import NotFound, VersionConflict
 from domain.invoice import Invoice
 from domain.values import ClientType
+from infra.container import Container
 from infra.eventstore import EventStore
 from infra.services import Change, Services
 from tests.unit.helpers import ANN, BOB, FIRM_ID, OTHER_FIRM_ID
@@ -97,3 +98,13 @@ def test_change_of_names_each_aggregate_and_its_client(services: Services) -> No
         change = Change.of(client, imported="3")
     assert change.ids == {"client_id": str(client_id), "imported": "3"}
     assert change.aggregates == [client]
+
+
+def test_the_container_builds_the_services_once(container: Container) -> None:
+    services = container.services
+    assert container.service is services.clients is container.service
+    assert container.billing is services.billing is services.quotes.billing
+    assert container.quotes is services.quotes
+    assert container.service_subscriptions is services.subscriptions
+    assert container.organizations is services.organizations
+    assert {s.uow for s in (services.clients, services.billing, services.quotes)} == {services.uow}
