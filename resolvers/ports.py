@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 class Outcome(Protocol):
-    """What a command reports back (see infra.service.Outcome)."""
+    """What a command reports back (see infra.services.unit_of_work.Outcome)."""
 
     @property
     def ids(self) -> dict[str, str]: ...
