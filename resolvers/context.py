@@ -145,7 +145,8 @@ class RequestContext:
             except TimeoutError:
                 raise unavailable(
                     "the change was recorded but the read models have not caught up yet; "
-                    "repeat the request with the same idempotencyKey to read its result"
+                    "if you sent an idempotencyKey, repeat the request with the same key to "
+                    "read its result"
                 ) from None
             return result, parked
 

@@ -315,9 +315,15 @@ class UnitOfWork:
                 pending.append(request.record(change.ids))
             if not pending:
                 return Outcome(change.ids)
+            marker = pending[0].pending_events[0]
             try:
                 recordings = self.store.save(*pending)
             except IntegrityError:
+                if self._landed(marker):
+                    # Our own commit went through and only its acknowledgement was lost (the
+                    # recorder retried an insert the server had already committed): it must
+                    # not be rebuilt and saved a second time.
+                    return Outcome(change.ids, position=self.store.head())
                 # Another writer saved one of these aggregates (or index ids) first.
                 backoff(attempt)
                 continue
@@ -327,6 +333,17 @@ class UnitOfWork:
             f"{operation} lost {MAX_ATTEMPTS} races with concurrent writers and recorded "
             "nothing; repeat the request"
         )
+
+    def _landed(self, marker: Any) -> bool:
+        """Whether this very event (same aggregate, version, type and timestamp) is stored."""
+        version = int(marker.originator_version)
+        stored = self.store.recorder.select_events(
+            marker.originator_id, gt=version - 1, lte=version
+        )
+        if not stored:
+            return False
+        recorded: Any = self.store.mapper.to_domain_event(stored[0])
+        return type(recorded) is type(marker) and recorded.timestamp == marker.timestamp
 
     def _request(self, operation: str, key: str | None) -> KeyedRequest | None:
         """The idempotency record's id and the request's fingerprint, for a keyed command."""
