@@ -74,11 +74,22 @@ MAX_STANDINGS = 10_000
 """A request body larger than this is forwarded without being looked up."""
 
 
+MAX_QUERY_LENGTH = 20_000
+"""Longer documents are never cached (nor parsed here): the schema's own limits judge them."""
+MAX_QUERY_TOKENS = 2_000
+
+
 @lru_cache(maxsize=512)
 def analyse(query: str) -> tuple[bool, bool]:
-    """(cacheable, per_viewer) for a query document; mutations and bad documents are not."""
+    """(cacheable, per_viewer) for a query document; mutations and bad documents are not.
+
+    Bounded before any work: an over-long document is not parsed, and the parser stops after
+    MAX_QUERY_TOKENS tokens (the cache runs before the query limiter).
+    """
+    if len(query) > MAX_QUERY_LENGTH:
+        return False, False
     try:
-        document = parse(query)
+        document = parse(query, max_tokens=MAX_QUERY_TOKENS)
     except GraphQLError:
         return False, False
     names: set[str] = set()
@@ -152,11 +163,12 @@ class ResponseCache:
                 return None
         if not isinstance(payload.get("query"), str):
             return None
-        cacheable, per_viewer = analyse(payload["query"])
-        if not cacheable:
-            return None
+        # Who asks first: an anonymous caller never makes the cache parse anything.
         viewer = resolve_identity(scope, self.issuer).viewer
         if viewer is None or not viewer.is_staff:
+            return None
+        cacheable, per_viewer = analyse(payload["query"])
+        if not cacheable:
             return None
         return payload, viewer, per_viewer
 

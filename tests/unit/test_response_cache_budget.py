@@ -181,3 +181,16 @@ def test_production_is_the_default_mode() -> None:
     assert Settings().env == "production" and Settings().production
     assert Settings.from_env({}).production
     assert not Settings.from_env({"DOSSIER_ENV": "development"}).production
+
+
+def test_the_cache_never_parses_an_unbounded_document() -> None:
+    from infra.response_cache import MAX_QUERY_LENGTH, MAX_QUERY_TOKENS, analyse
+
+    assert analyse("{ clients { totalCount } }") == (True, False)
+    # Over-long: refused without parsing (the schema's limits answer it later).
+    assert analyse("{ clients { totalCount } }" + " " * MAX_QUERY_LENGTH) == (False, False)
+    # Short enough but with too many tokens: the parser stops at the limit.
+    many = (
+        "{ " + " ".join(f"a{i}: viewer {{ userId }}" for i in range(MAX_QUERY_TOKENS // 4)) + " }"
+    )
+    assert len(many) <= MAX_QUERY_LENGTH and analyse(many) == (False, False)
