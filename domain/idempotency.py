@@ -1,9 +1,9 @@
 """Idempotency keys: an index aggregate saved atomically with a mutation's events.
 
 A record binds its key to the mutation (`operation`) and, since version 2 of the event, to a
-`fingerprint` of the request's input (see `infra.services.unit_of_work.request_fingerprint`). Records written
-before fingerprints existed load with `fingerprint = None`, which matches any input of the
-same operation (the behaviour those records were written under).
+`fingerprint` of the request's input (see `infra.services.unit_of_work.request_fingerprint`).
+Records written before fingerprints existed load with `fingerprint = None`, which matches any
+input of the same operation (the behaviour those records were written under).
 """
 
 from __future__ import annotations
