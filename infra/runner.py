@@ -82,13 +82,17 @@ class Entry:
     notification: Notification
     event: Any
     decode_error: BaseException | None = None
+    subject: str = ""
+    """What later events are parked behind when this one is: its client, else its stream."""
 
     @property
-    def subject(self) -> str:
-        """What later events are parked behind when this one is: its client, else its stream."""
-        about = getattr(self.event, "about_client", None)
-        client = about() if callable(about) else None
-        return str(client if client is not None else self.notification.originator_id)
+    def aggregate(self) -> str:
+        return str(self.notification.originator_id)
+
+    def held_by(self, held: dict[str, int]) -> int | None:
+        """The parked position this event must wait behind (by its client or its stream)."""
+        found = held.get(self.subject)
+        return found if found is not None else held.get(self.aggregate)
 
     @property
     def event_type(self) -> str:
@@ -270,11 +274,15 @@ class ProjectionRunner:
         return True
 
     def _decode(self, notification: Notification) -> Entry:
+        """The event and its subject; one that no code can read any more is parked everywhere."""
+        stream = str(notification.originator_id)
         try:
             event = self.store.mapper.to_domain_event(notification)
-        except Exception as error:  # an event no code can read any more: park it everywhere
-            return Entry(notification.id, notification, None, error)
-        return Entry(notification.id, notification, event)
+            about = getattr(event, "about_client", None)
+            client = about() if callable(about) else None
+        except Exception as error:
+            return Entry(notification.id, notification, None, error, stream)
+        return Entry(notification.id, notification, event, None, str(client or stream))
 
     def _apply_batch(
         self,
@@ -332,13 +340,13 @@ class ProjectionRunner:
         if not todo:
             return current, 0
         for entry in todo:
-            subject = entry.subject
-            if subject in held:
+            behind = entry.held_by(held)
+            if behind is not None:
                 if entry.event is None or projection.concerns(entry.event):
-                    self._park(conn, projection, entry, None, held_behind=held[subject])
+                    self._park(conn, projection, entry, None, held_behind=behind)
             elif entry.decode_error is not None:
                 self._park(conn, projection, entry, entry.decode_error)
-                held[subject] = entry.position
+                self._hold(held, entry)
             elif careful:
                 savepoint = conn.begin_nested()
                 try:
@@ -348,7 +356,7 @@ class ProjectionRunner:
                     if is_transient(error):
                         raise
                     self._park(conn, projection, entry, error)
-                    held[subject] = entry.position
+                    self._hold(held, entry)
                 else:
                     savepoint.commit()
             else:
@@ -360,6 +368,12 @@ class ProjectionRunner:
                     raise _HandlerFailed(projection.name, entry.position) from error
         insert_tracking(conn, Tracking(projection.name, todo[-1].position))
         return todo[-1].position, len(todo)
+
+    @staticmethod
+    def _hold(held: dict[str, int], entry: Entry) -> None:
+        """Later events about the same client, or of the same stream, wait behind this one."""
+        held.setdefault(entry.subject, entry.position)
+        held.setdefault(entry.aggregate, entry.position)
 
     @staticmethod
     def _park(
@@ -466,8 +480,9 @@ class ProjectionRunner:
         failing: dict[str, int],
         report: RetryReport,
     ) -> None:
-        if parked.subject_id in failing:
-            still_failing(conn, projection.name, parked.position, None, failing[parked.subject_id])
+        behind = failing.get(parked.subject_id, failing.get(parked.aggregate_id))
+        if behind is not None:
+            still_failing(conn, projection.name, parked.position, None, behind)
             report.still_parked += 1
             return
         notifications = self.store.recorder.select_notifications(start=parked.position, limit=1)
@@ -492,7 +507,8 @@ class ProjectionRunner:
             log.info("parked_event_applied", projection=projection.name, position=parked.position)
             return
         still_failing(conn, projection.name, parked.position, error, None)
-        failing[parked.subject_id] = parked.position
+        failing.setdefault(parked.subject_id, parked.position)
+        failing.setdefault(parked.aggregate_id, parked.position)
         report.still_parked += 1
         log.error(
             "parked_event_failed_again",

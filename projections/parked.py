@@ -65,8 +65,9 @@ class ParkedEvent:
 
 
 def _clean(message: str) -> str:
-    """A bounded, storable error message (no NUL, which PostgreSQL text cannot hold)."""
-    text = message.replace("\x00", "\\x00")
+    """A bounded, storable error message (no NUL, which PostgreSQL text cannot hold, and no
+    lone surrogate, which no database encoding can)."""
+    text = message.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
     return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
 
 
@@ -141,19 +142,23 @@ def unpark(conn: sa.Connection, projection: str, position: int) -> None:
 
 
 def held_subjects(conn: sa.Connection, projections: Iterable[str]) -> dict[str, dict[str, int]]:
-    """For each projection, the subjects with parked events and the first parked position."""
-    rows = conn.execute(
+    """For each projection, the subjects (clients) and streams (aggregates) with parked events,
+    and the first parked position of each: later events of either wait behind it."""
+    names = list(projections)
+    by = [
         sa.select(
             parked_events.c.projection,
-            parked_events.c.subject_id,
-            sa.func.min(parked_events.c.position),
+            column.label("key"),
+            sa.func.min(parked_events.c.position).label("first"),
         )
-        .where(parked_events.c.projection.in_(list(projections)))
-        .group_by(parked_events.c.projection, parked_events.c.subject_id)
-    ).all()
+        .where(parked_events.c.projection.in_(names))
+        .group_by(parked_events.c.projection, column)
+        for column in (parked_events.c.subject_id, parked_events.c.aggregate_id)
+    ]
     found: dict[str, dict[str, int]] = {}
-    for name, subject, first in rows:
-        found.setdefault(str(name), {})[str(subject)] = int(first)
+    for name, key, first in conn.execute(sa.union_all(*by)).all():
+        held = found.setdefault(str(name), {})
+        held[str(key)] = min(int(first), held.get(str(key), int(first)))
     return found
 
 

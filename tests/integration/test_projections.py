@@ -22,6 +22,7 @@ from eventsourcing.utils import resolve_topic
 
 from domain.actor import Actor, ActorKind, acting_as
 from domain.base import Bookkeeping
+from domain.client import Client
 from domain.values import ClientType, StaffRole
 from infra.container import Container
 from infra.runner import ProjectionRunner, parked_counts, parked_positions, tracking_positions
@@ -459,6 +460,30 @@ def test_an_event_that_cannot_be_decoded_is_parked_for_every_projection(
     monkeypatch.undo()
     assert idle.runner.retry_parked().applied == len(PROJECTION_NAMES)
     assert parked_counts(idle.engine) == {}
+
+
+def test_an_event_whose_subject_cannot_be_read_is_parked_not_wedged(
+    idle: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old event lacking what today's about_client() reads parks; the runner goes on."""
+    with owner():
+        acme = idle.service.register_client(name="Acme", client_type=ClientType.COMPANY)
+        held = idle.service.put_client_on_hold(UUID(acme.ids["client_id"]), reason="x")
+        after = idle.service.register_client(name="Beta", client_type=ClientType.COMPANY)
+
+    def broken(_event: Any) -> UUID:
+        raise AttributeError("'ClientPutOnHold' object has no attribute 'client_id'")
+
+    monkeypatch.setattr(Client.ClientPutOnHold, "about_client", broken)
+    assert idle.runner.catch_up() == after.position
+    assert {p.position for p in idle.runner.parked()} == {held.position}
+    assert parked_counts(idle.engine) == dict.fromkeys(PROJECTION_NAMES, 1)
+    monkeypatch.undo()
+    assert idle.runner.retry_parked().still_parked == 0
+    done = dump(idle.engine, idle.runner.projections)
+    for projection in all_projections():
+        idle.runner.rebuild(projection)
+    assert dump(idle.engine, idle.runner.projections) == done
 
 
 def test_a_failure_in_the_background_runner_parks_and_wait_for_returns(
