@@ -31,6 +31,7 @@ class Subscription:
         filter: Annotated[ActivityFilter | None, strawberry.argument()] = None,
         after: str | None = None,
     ) -> AsyncGenerator[ActivityEntry, None]:
+        await info.context.resolve_standing()  # the staff records, read off the event loop
         viewer = info.context.require_viewer()
         stream = await open_activity_stream(
             info.context.ports, viewer, activity_args(filter), after
