@@ -22,7 +22,7 @@ from eventsourcing.persistence import Notification, Tracking
 from sqlalchemy.dialects import postgresql, sqlite
 
 from infra.database import writer
-from infra.db_errors import is_transient
+from infra.db_errors import is_connectivity, is_transient
 from infra.eventstore import EventStore
 from projections.base import Projection
 from projections.parked import (
@@ -42,6 +42,9 @@ from projections.tracking import insert_tracking, select_tracking
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 500
+STUCK_LIMIT = 5
+"""Failures in a row of one batch with the same transient (not connectivity) error after which
+the event that keeps failing is parked rather than retried for ever."""
 
 
 class ReadYourWritesTimeout(TimeoutError):
@@ -157,6 +160,7 @@ class ProjectionRunner:
         self.failing_since: float | None = None
         self.restarts = 0
         self.last_progress = time.monotonic()
+        self._stuck_at = (0, 0)  # (batch start, failures in a row)
         self.batch_observers: list[Callable[[str, float, int], None]] = []
         """Called with (projection name, seconds, events applied) after each batch."""
         ensure_tracking_rows(engine, self.projections)
@@ -260,9 +264,20 @@ class ProjectionRunner:
                 return False
             entries = [self._decode(n) for n in notifications]
             try:
-                reached = self._apply_batch(self.projections, start, entries, careful=False)
-            except _HandlerFailed:
-                reached = self._apply_batch(self.projections, start, entries, careful=True)
+                try:
+                    reached = self._apply_batch(self.projections, start, entries, careful=False)
+                except _HandlerFailed:
+                    reached = self._apply_batch(self.projections, start, entries, careful=True)
+            except Exception as error:
+                if not self._stuck(start, error):
+                    raise
+                # The same batch failed "transiently" (a statement timeout, say, but never a
+                # lost connection) time after time: the event that keeps failing is parked.
+                log.error("projection_batch_stuck", position=start, attempts=STUCK_LIMIT)
+                reached = self._apply_batch(
+                    self.projections, start, entries, careful=True, park_transient=True
+                )
+            self._stuck_at = (0, 0)
             self.positions.update(reached)
             self.last_progress = time.monotonic()
             self.error = self.failing_since = None
@@ -272,6 +287,16 @@ class ProjectionRunner:
         for listener in self.listeners:
             listener(last)
         return True
+
+    def _stuck(self, start: int, error: BaseException) -> bool:
+        """Count a transient, non-connectivity failure of the batch at `start`; True once the
+        same batch has failed STUCK_LIMIT times in a row."""
+        if not is_transient(error) or is_connectivity(error):
+            return False
+        at, count = self._stuck_at
+        count = count + 1 if at == start else 1
+        self._stuck_at = (start, count)
+        return count >= STUCK_LIMIT
 
     def _decode(self, notification: Notification) -> Entry:
         """The event and its subject; one that no code can read any more is parked everywhere."""
@@ -291,6 +316,7 @@ class ProjectionRunner:
         entries: Sequence[Entry],
         *,
         careful: bool,
+        park_transient: bool = False,
     ) -> dict[str, int]:
         """Apply a batch to the projections in one transaction with their tracking rows.
 
@@ -314,6 +340,7 @@ class ProjectionRunner:
                     entries,
                     held.setdefault(projection.name, {}),
                     careful=careful,
+                    park_transient=park_transient,
                 )
                 reached[projection.name] = position
                 for observe in self.batch_observers:
@@ -330,6 +357,7 @@ class ProjectionRunner:
         held: dict[str, int],
         *,
         careful: bool,
+        park_transient: bool = False,
     ) -> tuple[int, int]:
         """Apply the events after the projection's position; returns (new position, applied)."""
         if start > current + 1:
@@ -353,7 +381,7 @@ class ProjectionRunner:
                     projection.process(conn, entry.event, entry.position, entry.notification)
                 except Exception as error:
                     savepoint.rollback()
-                    if is_transient(error):
+                    if is_transient(error) and (is_connectivity(error) or not park_transient):
                         raise
                     self._park(conn, projection, entry, error)
                     self._hold(held, entry)

@@ -25,7 +25,13 @@ from domain.base import Bookkeeping
 from domain.client import Client
 from domain.values import ClientType, StaffRole
 from infra.container import Container
-from infra.runner import ProjectionRunner, parked_counts, parked_positions, tracking_positions
+from infra.runner import (
+    STUCK_LIMIT,
+    ProjectionRunner,
+    parked_counts,
+    parked_positions,
+    tracking_positions,
+)
 from infra.settings import Settings
 from projections.base import Projection
 from projections.parked import parked_events
@@ -484,6 +490,44 @@ def test_an_event_whose_subject_cannot_be_read_is_parked_not_wedged(
     for projection in all_projections():
         idle.runner.rebuild(projection)
     assert dump(idle.engine, idle.runner.projections) == done
+
+
+def test_an_event_that_always_times_out_is_parked_but_a_lost_connection_never_is(
+    idle: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with owner():
+        acme = idle.service.register_client(name="Acme", client_type=ClientType.COMPANY)
+        commented = idle.service.add_comment(UUID(acme.ids["client_id"]), "Heavy")
+        later = idle.service.register_client(name="Beta", client_type=ClientType.COMPANY)
+    (comments_projection,) = [p for p in idle.runner.projections if p.name == "comments"]
+
+    def failing_with(error: BaseException) -> Any:
+        def handler(*_: Any) -> None:
+            raise sa.exc.OperationalError("UPDATE rm_comments", {}, error)
+
+        return handler
+
+    # A lost connection is retried for ever: it is the database's fault, not the event's.
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+    monkeypatch.setattr(comments_projection, "comment_added", failing_with(lost))
+    for _ in range(STUCK_LIMIT * 2):
+        with pytest.raises(sa.exc.OperationalError):
+            idle.runner.step()
+    assert idle.runner.parked() == [] and idle.runner.position == 0
+
+    # A statement timeout on the same event every time: after STUCK_LIMIT tries it is parked.
+    timeout = psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
+    monkeypatch.setattr(comments_projection, "comment_added", failing_with(timeout))
+    for _ in range(STUCK_LIMIT - 1):
+        with pytest.raises(sa.exc.OperationalError):
+            idle.runner.step()
+    assert idle.runner.step() is True
+    assert idle.runner.position == later.position
+    assert [(p.projection, p.position, p.error_class) for p in idle.runner.parked()] == [
+        ("comments", commented.position, "OperationalError")
+    ]
+    monkeypatch.undo()
+    assert idle.runner.retry_parked().applied == 1
 
 
 def test_a_failure_in_the_background_runner_parks_and_wait_for_returns(
