@@ -90,8 +90,15 @@ class BillingProjection(Projection):
                 position=position,
             )
         )
-        row = self._firm_row(conn, e.firm_id)
-        if row is None or row.first_invoice_currency is None:
+        # The firm's first invoice by position (not by arrival: a parked invoice retried later
+        # must give what a rebuild gives).
+        self._firm_row(conn, e.firm_id)
+        earlier = conn.execute(
+            sa.select(invoices.c.id)
+            .where(invoices.c.firm_id == e.firm_id, invoices.c.position < position)
+            .limit(1)
+        ).first()
+        if earlier is None:
             conn.execute(
                 sa.update(firm_billing)
                 .where(firm_billing.c.firm_id == e.firm_id)

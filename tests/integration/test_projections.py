@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +35,7 @@ from infra.runner import (
 )
 from infra.settings import Settings
 from projections.base import Projection
+from projections.billing import firm_billing
 from projections.parked import parked_events
 from projections.registry import all_projections
 from projections.tables import activity, clients, comments, metadata, tracking
@@ -786,3 +788,45 @@ def test_a_runner_with_stale_positions_never_applies_past_a_reset_projection(
     rebuilt = dump(idle.engine, live.projections)
     assert rebuilt["rm_comments"] == complete["rm_comments"]
     assert len(rebuilt["rm_clients"]) == len(complete["rm_clients"]) + 1
+
+
+def test_a_retried_invoice_sets_the_firms_first_currency_as_a_rebuild_would(
+    idle: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Order-dependent firm-wide figures follow positions, not the order of arrival."""
+    with owner():
+        x = UUID(
+            idle.service.register_client(name="X", client_type=ClientType.COMPANY).ids["client_id"]
+        )
+        y = UUID(
+            idle.service.register_client(name="Y", client_type=ClientType.COMPANY).ids["client_id"]
+        )
+    idle.runner.catch_up()
+    (billing,) = [p for p in idle.runner.projections if p.name == "billing"]
+    real = billing.process
+
+    def poisoned(conn: Any, event: Any, position: int, stored: Any = None) -> None:
+        if type(event).__name__ == "InvoiceIssued" and event.client_id == x:
+            raise ValueError("poison")
+        real(conn, event, position, stored)
+
+    monkeypatch.setattr(billing, "process", poisoned)
+    with owner():
+        for client_id, currency in ((x, "EUR"), (y, "USD")):
+            idle.billing.issue_invoice(
+                client_id,
+                number=None,
+                issued_on=date(2026, 1, 1),
+                due_on=date(2026, 2, 1),
+                currency=currency,
+                lines=[("Advice", "1", "10.00")],
+            )
+    idle.runner.catch_up()
+    assert [p.projection for p in idle.runner.parked()] == ["billing"]
+    monkeypatch.undo()
+    assert idle.runner.retry_parked("billing").applied == 1
+    retried = dump(idle.engine, idle.runner.projections)
+    idle.runner.rebuild(billing)
+    assert dump(idle.engine, idle.runner.projections) == retried
+    with idle.engine.connect() as conn:
+        assert conn.execute(sa.select(firm_billing.c.first_invoice_currency)).scalar() == "EUR"
