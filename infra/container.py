@@ -25,10 +25,13 @@ from infra.services import (
 )
 from infra.settings import Settings
 from projections.billing import invoices
+from projections.parked import parked_events
 from projections.registry import all_projections
 from projections.tables import metadata, tracking
 
 log = structlog.get_logger(__name__)
+
+PARKED_STAMP_BASE = 1_000_003
 
 
 class Container:
@@ -142,16 +145,19 @@ class Container:
         """Recompute clients' audit chains from the stored events (see infra.audit)."""
         return AuditStore(self.store, self.engine).verify_chains(limits)
 
-    def read_model_position(self) -> int:
-        """The position every read model has reached, as the database says (any process)."""
+    def read_model_stamp(self) -> int:
+        """What the response cache validates entries with: the read models' position, and how
+        many events are parked (a retry of parked events changes rows without moving the
+        position). One statement."""
         names = [p.name for p in self.runner.projections]
+        parked = sa.select(sa.func.count()).select_from(parked_events).scalar_subquery()
         with self.engine.connect() as conn:
-            found = conn.execute(
-                sa.select(sa.func.min(tracking.c.notification_id)).where(
+            position, count = conn.execute(
+                sa.select(sa.func.min(tracking.c.notification_id), parked).where(
                     tracking.c.application_name.in_(names)
                 )
-            ).scalar()
-        return int(found or 0)
+            ).one()
+        return int(position or 0) * PARKED_STAMP_BASE + int(count or 0) % PARKED_STAMP_BASE
 
     def wait_for(self, position: int | None, positions: Sequence[int] = ()) -> list[int]:
         """Read-your-writes: wait until the read models include `position`.

@@ -273,7 +273,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     cached_graphql = ResponseCache(
         graphql,
         issuer,
-        container.read_model_position,
+        container.read_model_stamp,
         lambda viewer: standing(container.engine, viewer),
         max_bytes=int(settings.response_cache_mb * 1024 * 1024),
     )

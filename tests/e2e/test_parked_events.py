@@ -94,6 +94,16 @@ async def test_a_failing_projection_parks_one_event_type_and_the_rest_goes_on(
         "firm-a",
     )
 
+    # The profile is read (and cached) while the comment is parked.
+    stale = await api.gql(CLIENT_COMMENTS, {"id": acme["id"]})
+    assert stale["data"]["client"]["overview"]["latestComments"] == []
+    again_stale = await api.client.post(
+        "/graphql",
+        json={"query": CLIENT_COMMENTS, "variables": {"id": acme["id"]}},
+        headers={"authorization": f"Bearer {api.token()}"},
+    )
+    assert again_stale.headers.get("x-dossier-cache") == "hit"
+
     # Still broken: the retry keeps it parked and says so.
     again = runner.invoke(cli, ["projections", "retry", "--projection", "comments"], env=env)
     assert again.exit_code == 1, again.output
@@ -104,6 +114,7 @@ async def test_a_failing_projection_parks_one_event_type_and_the_rest_goes_on(
     fixed = runner.invoke(cli, ["projections", "retry"], env=env)
     assert fixed.exit_code == 0, fixed.output
     assert "Applied 1 parked event(s); 0 still parked." in flat(fixed.output)
+    # The retry changed rows without moving any position: the cached answer is not served.
     shown = await api.gql(CLIENT_COMMENTS, {"id": acme["id"]})
     assert shown["data"]["client"]["overview"]["latestComments"] == [{"body": "Called"}]
     assert (await api.client.get("/readyz")).json()["parked"] == {}
