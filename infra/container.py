@@ -159,11 +159,14 @@ class Container:
             ).one()
         return int(position or 0) * PARKED_STAMP_BASE + int(count or 0) % PARKED_STAMP_BASE
 
-    def wait_for(self, position: int | None, positions: Sequence[int] = ()) -> list[int]:
+    def wait_for(
+        self, position: int | None, positions: Sequence[int] = (), aggregates: Sequence[str] = ()
+    ) -> list[int]:
         """Read-your-writes: wait until the read models include `position`.
 
         Returns those of `positions` (a command's own events) that a projection parked
-        instead of applying (empty when every read model has them).
+        instead of applying, and for a replayed command (whose positions are not known) any
+        parked event of the `aggregates` it reported (empty when every read model has them).
         """
         if position is None:
             return []
@@ -172,4 +175,4 @@ class Container:
             self.settings.read_your_writes_timeout,
             give_up_when_failing_for=self.settings.db_timeout,
         )
-        return parked_positions(self.engine, positions)
+        return parked_positions(self.engine, positions, aggregates)

@@ -605,9 +605,12 @@ def parked_counts(engine: sa.Engine) -> dict[str, int]:
         return parked_counts_in(conn)
 
 
-def parked_positions(engine: sa.Engine, positions: Sequence[int]) -> list[int]:
-    """Which of these positions some projection has parked."""
-    if not positions:
+def parked_positions(
+    engine: sa.Engine, positions: Sequence[int], aggregates: Sequence[str] = ()
+) -> list[int]:
+    """Which of these positions some projection has parked (and any parked event of these
+    aggregates or about these clients)."""
+    if not positions and not aggregates:
         return []
     with engine.connect() as conn:
-        return parked_among(conn, positions)
+        return parked_among(conn, positions, aggregates)

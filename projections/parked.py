@@ -182,13 +182,23 @@ def parked_counts_in(conn: sa.Connection) -> dict[str, int]:
     return {str(name): int(count) for name, count in rows}
 
 
-def parked_among(conn: sa.Connection, positions: Sequence[int]) -> list[int]:
-    """Which of these positions some projection has parked."""
-    if not positions:
+def parked_among(
+    conn: sa.Connection, positions: Sequence[int], aggregates: Sequence[str] = ()
+) -> list[int]:
+    """Which of these positions some projection has parked, and the parked positions of events
+    of these aggregates (or about these clients)."""
+    if not positions and not aggregates:
         return []
+    ids = list(aggregates)
     rows = conn.execute(
         sa.select(parked_events.c.position)
-        .where(parked_events.c.position.in_(list(positions)))
+        .where(
+            sa.or_(
+                parked_events.c.position.in_(list(positions)),
+                parked_events.c.aggregate_id.in_(ids),
+                parked_events.c.subject_id.in_(ids),
+            )
+        )
         .distinct()
         .order_by(parked_events.c.position)
     ).all()

@@ -139,8 +139,13 @@ class RequestContext:
             with acting_as(viewer.actor, viewer.firm_id, viewer.role):
                 result = command()
             try:
+                replayed = bool(getattr(result, "replayed", False))
                 parked = self.ports.wait_for(
-                    getattr(result, "position", None), getattr(result, "positions", ())
+                    getattr(result, "position", None),
+                    getattr(result, "positions", ()),
+                    # A replay does not know its first request's positions: look for parked
+                    # events of what that request reported.
+                    list(getattr(result, "ids", {}).values()) if replayed else (),
                 )
             except TimeoutError:
                 raise unavailable(

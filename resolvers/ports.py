@@ -52,7 +52,9 @@ class Ports(Protocol):
         self, limits: dict[str, int | None]
     ) -> dict[str, ChainVerification]: ...
 
-    def wait_for(self, position: int | None, positions: Sequence[int] = ()) -> list[int]: ...
+    def wait_for(
+        self, position: int | None, positions: Sequence[int] = (), aggregates: Sequence[str] = ()
+    ) -> list[int]: ...
 
 
 class HistoryPort(Protocol):

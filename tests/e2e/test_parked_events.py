@@ -124,3 +124,23 @@ async def test_a_failing_projection_parks_one_event_type_and_the_rest_goes_on(
     assert dump(container.engine) == before
     unknown = runner.invoke(cli, ["projections", "retry", "-p", "nope"], env=env)
     assert unknown.exit_code == 2
+
+
+async def test_a_replayed_request_whose_events_are_parked_still_says_so(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acme = (await mutate(api, REGISTER, "registerClient", name="Acme", type="COMPANY"))["client"]
+
+    def boom(*_: Any) -> None:
+        raise RuntimeError("comments cannot be stored today")
+
+    monkeypatch.setattr(CommentsProjection, "comment_added", boom)
+    keyed = {"input": {"clientId": acme["id"], "body": "Called", "idempotencyKey": "call-1"}}
+    first = await api.gql(COMMENT, keyed)
+    head = api.container.store.head()
+    again = await api.gql(COMMENT, keyed)  # the replay records nothing, and says the same
+    assert api.container.store.head() == head
+    for answer in (first, again):
+        assert [e["extensions"]["code"] for e in answer["errors"]] == ["RECORDED_NOT_PROJECTED"]
+    parked_at = first["errors"][0]["extensions"]["position"]
+    assert again["errors"][0]["extensions"]["position"] == parked_at
