@@ -7,6 +7,7 @@ from typing import Annotated, TypeAlias
 import strawberry
 
 from resolvers.commands import local_id, may_change, may_manage_clients, may_manage_staff
+from resolvers.errors import forbidden
 from schema.common import Info, command
 from schema.errors import (
     ConflictError,
@@ -99,6 +100,8 @@ class Mutation:
     async def add_staff_member(
         self, info: Info, input: AddStaffMemberInput
     ) -> AddStaffMemberResult:
+        if input.role.value == "OWNER" and info.context.require_viewer().role != "owner":
+            raise forbidden("only an owner can add another owner")
         done = await info.context.run(
             lambda app: app.service.add_staff_member(
                 user_id=str(input.user_id),

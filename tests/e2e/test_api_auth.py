@@ -522,3 +522,24 @@ async def test_a_comment_replay_after_leaving_the_team_is_not_found(api: Api) ->
     assert "errors" not in response, response["errors"]
     result = response["data"]["addComment"]
     assert (result["__typename"], result["id"]) == ("NotFoundError", ids["acme"])
+
+
+async def test_only_an_owner_adds_another_owner(api: Api) -> None:
+    await add_staff(api, "owner-1", "OWNER")
+    await add_staff(api, "admin-1", "ADMIN")
+    before = api.event_count()
+    response = await api.gql(
+        ADD_STAFF,
+        {
+            "input": {
+                "userId": "admin-2nd-identity",
+                "name": "Me Again",
+                "email": "again@firm.example",
+                "role": "OWNER",
+            }
+        },
+        as_user=("admin-1", "admin"),
+    )
+    assert response["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert api.event_count() == before
+    assert await add_staff(api, "owner-2", "OWNER")  # an owner may
