@@ -269,7 +269,20 @@ class StateCollector(Collector):
             "dossier_live_frames", "Activity entries sent to live subscribers by this process."
         )
         frames.add_metric([], float(live.frames_sent))
-        yield from (subscribers, frames)
+        closed = CounterMetricFamily(
+            "dossier_live_connections_closed",
+            "Live connections this process closed, by reason (refused, too_slow, "
+            "pong_timeout, token_expired).",
+            labels=["reason"],
+        )
+        for reason, count in sorted(live.closed_connections.items()):
+            closed.add_metric([reason], float(count))
+        peak = GaugeMetricFamily(
+            "dossier_live_peak_unacknowledged_frames",
+            "Most frames one connection has had sent but not yet acknowledged by a pong.",
+        )
+        peak.add_metric([], float(live.peak_unacknowledged))
+        yield from (subscribers, frames, closed, peak)
 
     def _cache(self) -> Iterator[Metric]:
         if self.cache is None:

@@ -80,6 +80,11 @@ async def test_operations_errors_projections_and_cache_are_measured(metered: Api
     assert value(samples, "dossier_projection_events_total", projection="comments") == 2
     assert value(samples, "dossier_projection_batch_seconds_count", projection="comments") >= 1
     assert value(samples, "dossier_live_subscribers") == 0
+    assert value(samples, "dossier_live_peak_unacknowledged_frames") == 0
+    # The fan-out's close counters (kept by the websocket handler) are exported by reason.
+    api.container.live.closed_connections["too_slow"] += 2
+    samples = await scrape(api)
+    assert value(samples, "dossier_live_connections_closed_total", reason="too_slow") == 2
 
 
 async def test_caller_chosen_labels_are_bounded(metered: Api) -> None:
