@@ -13,7 +13,7 @@ from resolvers.billing import Summary, is_overdue, today
 from resolvers.commands import local_id, may_change, may_manage_staff, written
 from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
-from schema.common import Info, Node, PageInfo, command
+from schema.common import Info, Node, PageInfo, command, edges_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
 from schema.types import Client
 
@@ -215,10 +215,7 @@ async def client_invoices(
         rows = [r for r in rows if r.status in wanted]
     page = page_after_position(rows, size, after)
     return InvoiceConnection(
-        edges=[
-            InvoiceEdge(cursor=c, node=Invoice.from_row(r))
-            for r, c in zip(page.rows, page.cursors, strict=True)
-        ],
+        edges=edges_of(page, InvoiceEdge, Invoice.from_row),
         page_info=PageInfo.of(page),
         total_count=len(rows),
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError, StringValueNode, ValueNode, print_ast
@@ -126,6 +127,17 @@ class Actor:
             name=data.get("name"),
             impersonated_by=data.get("impersonated_by"),
         )
+
+
+E = TypeVar("E")
+
+
+def edges_of(page: Page, edge: Callable[..., E], node: Callable[[Any], Any]) -> list[E]:
+    """A connection's edges: each of the page's rows made a node, with its cursor."""
+    return [
+        edge(cursor=cursor, node=node(row))
+        for row, cursor in zip(page.rows, page.cursors, strict=True)
+    ]
 
 
 @strawberry.type

@@ -20,7 +20,7 @@ from resolvers.ids import from_global_id, to_global_id
 from resolvers.pages import check_first, page_after_position
 from resolvers.quotes import LATEST_QUOTES, quote_loaders, quote_status
 from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money
-from schema.common import Info, Node, PageInfo, command
+from schema.common import Info, Node, PageInfo, command, edges_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
 
 if TYPE_CHECKING:
@@ -133,10 +133,7 @@ async def client_quotes(
         rows = [r for r in rows if quote_status(r, on) in wanted]
     page = page_after_position(rows, size, after)
     return QuoteConnection(
-        edges=[
-            QuoteEdge(cursor=c, node=Quote.from_row(r))
-            for r, c in zip(page.rows, page.cursors, strict=True)
-        ],
+        edges=edges_of(page, QuoteEdge, Quote.from_row),
         page_info=PageInfo.of(page),
         total_count=len(rows),
     )

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from resolvers.commands import written
 from resolvers.ids import to_global_id
 from resolvers.pages import ActivityArgs, Page, check_first, position_after
-from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole
+from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole, edges_of
 
 if TYPE_CHECKING:
     from schema.audit import AuditVerification
@@ -144,6 +144,13 @@ class ClientContact:
     description: str | None
     linked_at: datetime
 
+    @classmethod
+    def from_row(cls, row: Any) -> ClientContact:
+        """A contact as linked to a client (the link's description and time)."""
+        return cls(
+            contact=Contact.from_row(row), description=row.description, linked_at=row.linked_at
+        )
+
 
 @strawberry.type
 class ClientContactEdge:
@@ -215,10 +222,7 @@ class CommentConnection:
     @classmethod
     def of(cls, page: Page) -> CommentConnection:
         return cls(
-            edges=[
-                CommentEdge(cursor=c, node=Comment.from_row(r))
-                for r, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges_of(page, CommentEdge, Comment.from_row),
             page_info=PageInfo.of(page),
             total_count=page.total or 0,
         )
@@ -299,10 +303,7 @@ class ActivityConnection:
     @classmethod
     def of(cls, page: Page) -> ActivityConnection:
         return cls(
-            edges=[
-                ActivityEdge(cursor=c, node=ActivityEntry.from_row(r))
-                for r, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges_of(page, ActivityEdge, ActivityEntry.from_row),
             page_info=PageInfo.of(page),
             total_count=page.total,
         )
@@ -396,17 +397,7 @@ class Client(Node):
         remaining = [r for r in rows if start is None or r.position > start]
         page = Page.of(remaining, size, lambda r: r.position, after=after, total=len(rows))
         return ClientContactConnection(
-            edges=[
-                ClientContactEdge(
-                    cursor=cursor,
-                    node=ClientContact(
-                        contact=Contact.from_row(r),
-                        description=r.description,
-                        linked_at=r.linked_at,
-                    ),
-                )
-                for r, cursor in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges_of(page, ClientContactEdge, ClientContact.from_row),
             page_info=PageInfo.of(page),
             total_count=len(rows),
         )
@@ -589,10 +580,7 @@ class ClientConnection:
     @classmethod
     def of(cls, page: Page) -> ClientConnection:
         return cls(
-            edges=[
-                ClientEdge(cursor=c, node=Client.from_row(r))
-                for r, c in zip(page.rows, page.cursors, strict=True)
-            ],
+            edges=edges_of(page, ClientEdge, Client.from_row),
             page_info=PageInfo.of(page),
             total_count=page.total or 0,
         )
