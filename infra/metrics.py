@@ -295,11 +295,10 @@ class StateCollector(Collector):
         lookups.add_metric(["hit"], float(self.cache.hits))
         lookups.add_metric(["miss"], float(self.cache.misses))
         size = GaugeMetricFamily(
-            "dossier_response_cache_bytes", "Bytes of responses held by the response cache."
+            "dossier_response_cache_bytes",
+            "Bytes the response cache holds (responses and keys, as its budget counts them).",
         )
-        size.add_metric(
-            [], float(sum(len(entry[1]) for entry in list(self.cache.entries.values())))
-        )
+        size.add_metric([], float(self.cache.bytes))
         entries = GaugeMetricFamily(
             "dossier_response_cache_entries", "Responses held by the response cache."
         )

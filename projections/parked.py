@@ -71,6 +71,13 @@ def _clean(message: str) -> str:
     return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
 
 
+def _reason(error: BaseException | None, held_behind: int | None) -> tuple[str, str]:
+    """(error class, message) stored for an event that failed, or that waits behind one."""
+    if error is not None:
+        return type(error).__name__, _clean(str(error))
+    return "HeldBehind", f"waiting behind parked position {held_behind}"
+
+
 def park(
     conn: sa.Connection,
     *,
@@ -85,10 +92,7 @@ def park(
 ) -> None:
     """Record that `projection` set the event at `position` aside."""
     now = datetime.now(UTC)
-    if error is not None:
-        error_class, message = type(error).__name__, _clean(str(error))
-    else:
-        error_class, message = "HeldBehind", f"waiting behind parked position {held_behind}"
+    error_class, message = _reason(error, held_behind)
     conn.execute(
         sa.insert(parked_events).values(
             projection=projection,
@@ -115,10 +119,7 @@ def still_failing(
     held_behind: int | None,
 ) -> None:
     """A retried parked event failed again (or waits behind one that did)."""
-    if error is not None:
-        error_class, message = type(error).__name__, _clean(str(error))
-    else:
-        error_class, message = "HeldBehind", f"waiting behind parked position {held_behind}"
+    error_class, message = _reason(error, held_behind)
     conn.execute(
         sa.update(parked_events)
         .where(parked_events.c.projection == projection)

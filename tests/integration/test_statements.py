@@ -53,7 +53,7 @@ CLIENTS_QUERY = """
     overview { latestComments { id body } } } } } }
 """
 
-# /work/shared/bench/profile.graphql without the fields that are not implemented yet
+# bench/profile.graphql without the fields that are not implemented yet
 # (billing, invoices, overview.unpaidInvoices).
 PROFILE_QUERY = """
 query ClientProfile($id: ID!) {
