@@ -159,3 +159,17 @@ class AuditQuery:
         kept = [Head(str(c.client_id), c.event_count, c.head_hash) for c in digest.clients]
         found = await audit.verify_audit_digest(info.context, digest.root_hash, kept)
         return AuditDigestVerification.of(found)
+
+
+@strawberry.type
+class AuditClientFields:
+    """The fields this feature adds to `Client` (composed in schema/client.py)."""
+
+    local_id: strawberry.Private[str]
+
+    @strawberry.field(
+        description="Result of re-computing this client's audit hash chain from the stored events."
+    )
+    async def audit_trail(self, info: Info) -> AuditVerification:
+
+        return await audit_trail(info, self.local_id)

@@ -15,7 +15,7 @@ from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
 from schema.common import Info, Node, PageInfo, command, edges_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
-from schema.types import Client
+from schema.types import ClientCore, ClientRef
 
 if TYPE_CHECKING:
     from schema.quotes import Quote
@@ -118,9 +118,9 @@ class Invoice(Node):
         )
 
     @strawberry.field
-    async def client(self, info: Info) -> Client:
+    async def client(self, info: Info) -> ClientRef:
         row = await info.context.loaders.client_in_firm.load(self.client_id)
-        return Client.from_row(row)
+        return ClientCore.from_row(row)
 
     @strawberry.field(
         description="Whether the client's current credit in this currency covers the balance."
@@ -307,7 +307,7 @@ class InvoicePayload:
 
 @strawberry.type
 class CreditNotePayload:
-    client: Client
+    client: ClientRef
 
 
 @strawberry.type
@@ -404,7 +404,7 @@ class BillingMutation:
             ),
             given={"Client": input.client_id},
         )
-        return CreditNotePayload(client=await Client.load(info, done.ids["client_id"]))
+        return CreditNotePayload(client=await ClientCore.load(info, done.ids["client_id"]))
 
     @command(may_change("apply credit"), description="Pay an invoice from the client's credit.")
     async def apply_credit(self, info: Info, input: ApplyCreditInput) -> ApplyCreditResult:
@@ -428,3 +428,38 @@ class BillingMutation:
             lambda app: app.billing.set_firm_currency(input.currency, key=input.idempotency_key)
         )
         return FirmCurrencyPayload(currency=await info.context.billing.firm_currency())
+
+
+@strawberry.type
+class BillingClientFields:
+    """The fields this feature adds to `Client` (composed in schema/client.py)."""
+
+    local_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def billing(self, info: Info) -> BillingSummary:
+
+        return await billing_summary(info, self.local_id)
+
+    @strawberry.field
+    async def invoices(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        status: list[InvoiceStatus] | None = None,
+    ) -> InvoiceConnection:
+
+        return await client_invoices(info, self.local_id, first, after, status)
+
+
+@strawberry.type
+class BillingOverviewFields:
+    """The fields this feature adds to a client's overview (composed in schema/client.py)."""
+
+    client_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def unpaid_invoices(self, info: Info) -> list[Invoice]:
+
+        return await unpaid_invoices(info, self.client_id)

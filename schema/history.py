@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -160,3 +161,41 @@ async def resolve_changes(
 async def resolve_field_history(info: Info, client_id: str, field: str) -> list[FieldChange]:
     records = await history.field_history(info.context, client_id, field)
     return [FieldChange.of(r) for r in records]
+
+
+@strawberry.type
+class HistoryClientFields:
+    """The fields this feature adds to `Client` (composed in schema/client.py)."""
+
+    local_id: strawberry.Private[str]
+
+    @strawberry.field(
+        description="The profile as it stood at a moment or at a version, rebuilt from the events."
+        " Give exactly one of `at` and `version`; null before the client existed; a version "
+        "outside 1..current is a BAD_USER_INPUT error."
+    )
+    async def as_of(
+        self, info: Info, at: datetime | None = None, version: int | None = None
+    ) -> ClientSnapshot | None:
+
+        return await resolve_as_of(info, self.local_id, at, version)
+
+    @strawberry.field(
+        description="Field-level changes between two moments, oldest first. Covers the events "
+        "recorded after `from` and up to `to` (default: now); field names as in FieldChange."
+    )
+    async def changes(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime | None = None,
+    ) -> list[FieldChange]:
+
+        return await resolve_changes(info, self.local_id, from_, to)
+
+    @strawberry.field(
+        description="Every value a field ever had and who set it, oldest first (see FieldChange)."
+    )
+    async def field_history(self, info: Info, field: str) -> list[FieldChange]:
+
+        return await resolve_field_history(info, self.local_id, field)

@@ -8,6 +8,7 @@ import strawberry
 
 from resolvers.commands import local_id, may_change, may_manage_clients, may_manage_staff
 from resolvers.errors import forbidden
+from schema.client import Client
 from schema.common import Info, command
 from schema.errors import (
     ConflictError,
@@ -29,7 +30,7 @@ from schema.inputs import (
     UpdateClientDetailsInput,
     custom_fields,
 )
-from schema.types import Client, Comment, Contact, StaffMember
+from schema.types import Comment, Contact, StaffMember
 
 
 @strawberry.type

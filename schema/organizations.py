@@ -15,7 +15,7 @@ from resolvers.organizations import alert_global_id, organization_loaders, parse
 from resolvers.ports import Outcome
 from schema.common import Actor, Info, Node, command
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
-from schema.types import Client, StaffMember
+from schema.types import ClientCore, ClientRef, StaffMember
 
 
 @strawberry.enum(description="The accounting system an organization lives in.")
@@ -155,9 +155,9 @@ class LinkedOrganization(Node):
         return [StaffMember.from_row(r) for r in rows if r is not None]
 
     @strawberry.field
-    async def client(self, info: Info) -> Client | None:
+    async def client(self, info: Info) -> ClientRef | None:
         row = await info.context.loaders.client.load(self.client_id)
-        return None if row is None else Client.from_row(row)
+        return None if row is None else ClientCore.from_row(row)
 
     @strawberry.field(description="Imported balances by account and period (one account if given).")
     async def ledger_balances(self, info: Info, account: str | None = None) -> list[LedgerBalance]:
@@ -176,7 +176,7 @@ class LinkedOrganization(Node):
         return _alerts(rows, bool(include_acknowledged))
 
 
-# Client fields (delegated to from schema.types.Client) ---------------------------------
+# Client fields (OrganizationsClientFields below) ------------------------------------------
 
 
 async def client_linked_organizations(
@@ -251,13 +251,13 @@ class AcknowledgeLedgerAlertInput:
 @strawberry.type
 class LinkedOrganizationPayload:
     organization: LinkedOrganization
-    client: Client
+    client: ClientRef
 
     @classmethod
     async def load(cls, info: Info, done: Outcome) -> LinkedOrganizationPayload:
         return cls(
             organization=await LinkedOrganization.load(info, done.ids["organization_id"]),
-            client=await Client.load(info, done.ids["client_id"]),
+            client=await ClientCore.load(info, done.ids["client_id"]),
         )
 
 
@@ -386,3 +386,27 @@ class OrganizationsMutation:
             alert=await LedgerAlert.load(info, found),
             organization=await LinkedOrganization.load(info, found[0]),
         )
+
+
+@strawberry.type
+class OrganizationsClientFields:
+    """The fields this feature adds to `Client` (composed in schema/client.py)."""
+
+    local_id: strawberry.Private[str]
+
+    @strawberry.field(description="The client's accounting organizations, oldest link first.")
+    async def linked_organizations(
+        self, info: Info, include_unlinked: bool | None = False
+    ) -> list[LinkedOrganization]:
+
+        return await client_linked_organizations(info, self.local_id, bool(include_unlinked))
+
+    @strawberry.field(
+        description="Unusual general-ledger movements of the client's linked organizations, "
+        "newest period first; acknowledged ones only when asked for."
+    )
+    async def ledger_alerts(
+        self, info: Info, include_acknowledged: bool | None = False
+    ) -> list[LedgerAlert]:
+
+        return await client_ledger_alerts(info, self.local_id, bool(include_acknowledged))

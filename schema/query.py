@@ -15,13 +15,12 @@ from resolvers.pages import (
     firm_activity_page,
 )
 from schema.billing import Invoice
+from schema.client import Client, ClientConnection
 from schema.common import Info, Node
 from schema.types import (
     ActivityConnection,
     ActivityEntry,
     ActivityFilter,
-    Client,
-    ClientConnection,
     Comment,
     Contact,
     StaffMember,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import strawberry
 
@@ -22,9 +22,7 @@ from resolvers.quotes import LATEST_QUOTES, quote_loaders, quote_status
 from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money
 from schema.common import Info, Node, PageInfo, command, edges_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
-
-if TYPE_CHECKING:
-    from schema.types import Client
+from schema.types import ClientCore, ClientRef
 
 
 @strawberry.enum
@@ -90,11 +88,10 @@ class Quote(Node):
         )
 
     @strawberry.field
-    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("schema.types")]:
-        from schema.types import Client
+    async def client(self, info: Info) -> ClientRef:
 
         row = await info.context.loaders.client_in_firm.load(self.client_id)
-        return Client.from_row(row)
+        return ClientCore.from_row(row)
 
     @strawberry.field(description="The invoice this quote was converted into, if any.")
     async def invoice(self, info: Info) -> Invoice | None:
@@ -311,3 +308,33 @@ class QuotesMutation:
             quote=await Quote.load(info, done.ids["quote_id"]),
             invoice=await Invoice.load(info, done.ids["invoice_id"]),
         )
+
+
+@strawberry.type
+class QuotesClientFields:
+    """The fields this feature adds to `Client` (composed in schema/client.py)."""
+
+    local_id: strawberry.Private[str]
+
+    @strawberry.field(description="Quotes issued to this client, newest first.")
+    async def quotes(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        status: list[QuoteStatus] | None = None,
+    ) -> QuoteConnection:
+
+        return await client_quotes(info, self.local_id, first, after, status)
+
+
+@strawberry.type
+class QuotesOverviewFields:
+    """The fields this feature adds to a client's overview (composed in schema/client.py)."""
+
+    client_id: strawberry.Private[str]
+
+    @strawberry.field(description="The client's latest quotes (up to 5), newest first.")
+    async def latest_quotes(self, info: Info) -> list[Quote]:
+
+        return await latest_quotes(info, self.client_id)

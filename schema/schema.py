@@ -22,6 +22,7 @@ from resolvers.unavailable import UnavailableErrors
 from schema.analytics import AnalyticsQuery
 from schema.audit import AuditQuery
 from schema.billing import BillingMutation, Invoice
+from schema.client import Client
 from schema.common import SCALAR_OVERRIDES
 from schema.limits import QueryLimiter, QueryLimits
 from schema.mutation import Mutation
@@ -30,7 +31,7 @@ from schema.query import Query
 from schema.quotes import QuotesMutation
 from schema.service_subscriptions import ServiceSubscriptionsMutation
 from schema.subscription import Subscription
-from schema.types import ActivityEntry, Client, Comment, Contact, StaffMember
+from schema.types import ActivityEntry, Comment, Contact, StaffMember
 
 log = structlog.get_logger(__name__)
 

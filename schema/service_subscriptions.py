@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import strawberry
 
@@ -24,9 +24,7 @@ from resolvers.quotes import quote_loaders, subscription_figures
 from schema.billing import Money
 from schema.common import Info, Node, command
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
-
-if TYPE_CHECKING:
-    from schema.types import Client
+from schema.types import ClientCore, ClientRef
 
 
 @strawberry.enum
@@ -94,11 +92,10 @@ class ServiceSubscription(Node):
         )
 
     @strawberry.field
-    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("schema.types")]:
-        from schema.types import Client
+    async def client(self, info: Info) -> ClientRef:
 
         row = await info.context.loaders.client_in_firm.load(self.client_id)
-        return Client.from_row(row)
+        return ClientCore.from_row(row)
 
 
 async def client_service_subscriptions(info: Info, client_id: str) -> list[ServiceSubscription]:
@@ -267,3 +264,15 @@ class ServiceSubscriptionsMutation:
             given={"ServiceSubscription": input.subscription_id},
         )
         return await ServiceSubscriptionPayload.load(info, done)
+
+
+@strawberry.type
+class ServiceSubscriptionsClientFields:
+    """The fields this feature adds to `Client` (composed in schema/client.py)."""
+
+    local_id: strawberry.Private[str]
+
+    @strawberry.field(description="The client's service subscriptions, latest start first.")
+    async def service_subscriptions(self, info: Info) -> list[ServiceSubscription]:
+
+        return await client_service_subscriptions(info, self.local_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,12 +15,10 @@ from resolvers.pages import ActivityArgs, Page, check_first, position_after
 from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole, edges_of
 
 if TYPE_CHECKING:
-    from schema.audit import AuditVerification
-    from schema.billing import BillingSummary, Invoice, InvoiceConnection, InvoiceStatus
-    from schema.history import ClientSnapshot, FieldChange
-    from schema.organizations import LedgerAlert, LinkedOrganization
-    from schema.quotes import Quote, QuoteConnection, QuoteStatus
-    from schema.service_subscriptions import ServiceSubscription
+    from schema.client import Client, ClientOverview
+
+ClientRef = Annotated["Client", strawberry.lazy("schema.client")]
+"""The composed GraphQL `Client` type (schema/client.py), for fields of the types here."""
 
 
 @strawberry.type
@@ -131,9 +129,9 @@ class Contact(Node):
         )
 
     @strawberry.field(description="Every client this contact is linked to.")
-    async def clients(self, info: Info) -> list[Client]:
+    async def clients(self, info: Info) -> list[ClientRef]:
         rows = await info.context.loaders.contact_clients.load(self.local_id)
-        return [Client.from_row(r) for r in rows]
+        return [ClientCore.from_row(r) for r in rows]
 
 
 @strawberry.type(
@@ -281,11 +279,11 @@ class ActivityEntry(Node):
         )
 
     @strawberry.field
-    async def client(self, info: Info) -> Client | None:
+    async def client(self, info: Info) -> ClientRef | None:
         if self.client_id is None:
             return None
         row = await info.context.loaders.client.load(self.client_id)
-        return None if row is None else Client.from_row(row)
+        return None if row is None else ClientCore.from_row(row)
 
 
 @strawberry.type
@@ -309,8 +307,10 @@ class ActivityConnection:
         )
 
 
-@strawberry.type(description="The latest items of each kind, as on a profile's overview tab.")
-class ClientOverview:
+@strawberry.type
+class OverviewCore:
+    """The overview's own fields; each feature adds its own (composed in schema/client.py)."""
+
     client_id: strawberry.Private[str]
 
     @strawberry.field
@@ -323,25 +323,17 @@ class ClientOverview:
         rows = await info.context.loaders.latest_activity.load(self.client_id)
         return [ActivityEntry.from_row(r) for r in rows]
 
-    @strawberry.field
-    async def unpaid_invoices(
-        self, info: Info
-    ) -> list[Annotated[Invoice, strawberry.lazy("schema.billing")]]:
-        from schema.billing import unpaid_invoices
-
-        return await unpaid_invoices(info, self.client_id)
-
-    @strawberry.field(description="The client's latest quotes (up to 5), newest first.")
-    async def latest_quotes(
-        self, info: Info
-    ) -> list[Annotated[Quote, strawberry.lazy("schema.quotes")]]:
-        from schema.quotes import latest_quotes
-
-        return await latest_quotes(info, self.client_id)
-
 
 @strawberry.type
-class Client(Node):
+class ClientCore(Node):
+    """The client's own fields; each feature adds its fields in its module, and
+    schema/client.py composes them all into the GraphQL type `Client`.
+
+    Feature modules that cannot import the composed type build `ClientCore` objects:
+    Strawberry serves them as `Client` (it accepts any `Node` there), and the fields the
+    features add read only `local_id`.
+    """
+
     id: strawberry.ID
     version: int = strawberry.field(
         description="Version of the client's own event stream; pass it back as expectedVersion."
@@ -365,6 +357,10 @@ class Client(Node):
 
     @classmethod
     def from_row(cls, row: Any) -> Client:
+        return cast("Client", cls._of_row(row))
+
+    @classmethod
+    def _of_row(cls, row: Any) -> ClientCore:
         return cls(
             id=strawberry.ID(to_global_id("Client", row.id)),
             version=row.version,
@@ -428,13 +424,13 @@ class Client(Node):
         ]
 
     @strawberry.field(description="Other clients that share at least one contact with this one.")
-    async def related_clients(self, info: Info) -> list[Client]:
+    async def related_clients(self, info: Info) -> list[ClientRef]:
         rows = await info.context.loaders.related_clients.load(self.local_id)
-        return [Client.from_row(r) for r in rows]
+        return [ClientCore.from_row(r) for r in rows]
 
     @strawberry.field
-    def overview(self) -> ClientOverview:
-        return ClientOverview(client_id=self.local_id)
+    def overview(self) -> Annotated[ClientOverview, strawberry.lazy("schema.client")]:
+        return cast("ClientOverview", OverviewCore(client_id=self.local_id))
 
     @strawberry.field
     async def comments(
@@ -458,129 +454,3 @@ class Client(Node):
         key = (self.local_id, size, after, activity_args(filter))
         page = await info.context.pages.activity.load(key)
         return ActivityConnection.of(page)
-
-    @strawberry.field
-    async def billing(
-        self, info: Info
-    ) -> Annotated[BillingSummary, strawberry.lazy("schema.billing")]:
-        from schema.billing import billing_summary
-
-        return await billing_summary(info, self.local_id)
-
-    @strawberry.field
-    async def invoices(
-        self,
-        info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        status: list[Annotated[InvoiceStatus, strawberry.lazy("schema.billing")]] | None = None,
-    ) -> Annotated[InvoiceConnection, strawberry.lazy("schema.billing")]:
-        from schema.billing import client_invoices
-
-        return await client_invoices(info, self.local_id, first, after, status)
-
-    @strawberry.field(
-        description="The profile as it stood at a moment or at a version, rebuilt from the events."
-        " Give exactly one of `at` and `version`; null before the client existed; a version "
-        "outside 1..current is a BAD_USER_INPUT error."
-    )
-    async def as_of(
-        self, info: Info, at: datetime | None = None, version: int | None = None
-    ) -> Annotated[ClientSnapshot, strawberry.lazy("schema.history")] | None:
-        from schema.history import resolve_as_of
-
-        return await resolve_as_of(info, self.local_id, at, version)
-
-    @strawberry.field(
-        description="Field-level changes between two moments, oldest first. Covers the events "
-        "recorded after `from` and up to `to` (default: now); field names as in FieldChange."
-    )
-    async def changes(
-        self,
-        info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
-        to: datetime | None = None,
-    ) -> list[Annotated[FieldChange, strawberry.lazy("schema.history")]]:
-        from schema.history import resolve_changes
-
-        return await resolve_changes(info, self.local_id, from_, to)
-
-    @strawberry.field(
-        description="Every value a field ever had and who set it, oldest first (see FieldChange)."
-    )
-    async def field_history(
-        self, info: Info, field: str
-    ) -> list[Annotated[FieldChange, strawberry.lazy("schema.history")]]:
-        from schema.history import resolve_field_history
-
-        return await resolve_field_history(info, self.local_id, field)
-
-    @strawberry.field(
-        description="Result of re-computing this client's audit hash chain from the stored events."
-    )
-    async def audit_trail(
-        self, info: Info
-    ) -> Annotated[AuditVerification, strawberry.lazy("schema.audit")]:
-        from schema.audit import audit_trail
-
-        return await audit_trail(info, self.local_id)
-
-    @strawberry.field(description="The client's accounting organizations, oldest link first.")
-    async def linked_organizations(
-        self, info: Info, include_unlinked: bool | None = False
-    ) -> list[Annotated[LinkedOrganization, strawberry.lazy("schema.organizations")]]:
-        from schema.organizations import client_linked_organizations
-
-        return await client_linked_organizations(info, self.local_id, bool(include_unlinked))
-
-    @strawberry.field(
-        description="Unusual general-ledger movements of the client's linked organizations, "
-        "newest period first; acknowledged ones only when asked for."
-    )
-    async def ledger_alerts(
-        self, info: Info, include_acknowledged: bool | None = False
-    ) -> list[Annotated[LedgerAlert, strawberry.lazy("schema.organizations")]]:
-        from schema.organizations import client_ledger_alerts
-
-        return await client_ledger_alerts(info, self.local_id, bool(include_acknowledged))
-
-    @strawberry.field(description="Quotes issued to this client, newest first.")
-    async def quotes(
-        self,
-        info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        status: list[Annotated[QuoteStatus, strawberry.lazy("schema.quotes")]] | None = None,
-    ) -> Annotated[QuoteConnection, strawberry.lazy("schema.quotes")]:
-        from schema.quotes import client_quotes
-
-        return await client_quotes(info, self.local_id, first, after, status)
-
-    @strawberry.field(description="The client's service subscriptions, latest start first.")
-    async def service_subscriptions(
-        self, info: Info
-    ) -> list[Annotated[ServiceSubscription, strawberry.lazy("schema.service_subscriptions")]]:
-        from schema.service_subscriptions import client_service_subscriptions
-
-        return await client_service_subscriptions(info, self.local_id)
-
-
-@strawberry.type
-class ClientEdge:
-    cursor: str
-    node: Client
-
-
-@strawberry.type
-class ClientConnection:
-    edges: list[ClientEdge]
-    page_info: PageInfo
-    total_count: int
-
-    @classmethod
-    def of(cls, page: Page) -> ClientConnection:
-        return cls(
-            edges=edges_of(page, ClientEdge, Client.from_row),
-            page_info=PageInfo.of(page),
-            total_count=page.total or 0,
-        )

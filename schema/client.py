@@ -1,0 +1,66 @@
+"""The `Client` type and its overview, composed from the fields each feature contributes.
+
+`ClientCore` (schema/types.py) holds the client's own fields; every feature declares the
+fields it adds to a client in its own module (`<Feature>ClientFields`, and
+`<Feature>OverviewFields` for the overview tab) and they are joined here, in the order they
+appear in the schema (first base first). A new feature adds its mixins to the end of these
+lists; nothing else
+imports this module but the roots (query, mutation, schema).
+"""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers.pages import Page
+from schema.audit import AuditClientFields
+from schema.billing import BillingClientFields, BillingOverviewFields
+from schema.common import PageInfo, edges_of
+from schema.history import HistoryClientFields
+from schema.organizations import OrganizationsClientFields
+from schema.quotes import QuotesClientFields, QuotesOverviewFields
+from schema.service_subscriptions import ServiceSubscriptionsClientFields
+from schema.types import ClientCore, OverviewCore
+
+
+@strawberry.type(description="The latest items of each kind, as on a profile's overview tab.")
+class ClientOverview(
+    OverviewCore,
+    BillingOverviewFields,
+    QuotesOverviewFields,
+):
+    pass
+
+
+@strawberry.type
+class Client(
+    ClientCore,
+    BillingClientFields,
+    HistoryClientFields,
+    AuditClientFields,
+    OrganizationsClientFields,
+    QuotesClientFields,
+    ServiceSubscriptionsClientFields,
+):
+    pass
+
+
+@strawberry.type
+class ClientEdge:
+    cursor: str
+    node: Client
+
+
+@strawberry.type
+class ClientConnection:
+    edges: list[ClientEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @classmethod
+    def of(cls, page: Page) -> ClientConnection:
+        return cls(
+            edges=edges_of(page, ClientEdge, Client.from_row),
+            page_info=PageInfo.of(page),
+            total_count=page.total or 0,
+        )
