@@ -193,16 +193,18 @@ async def client_ledger_alerts(
     return _alerts(rows, include_acknowledged)
 
 
-async def load_organization_node(info: Info, kind: str, local_id: str) -> Node | None:
-    """Query.node for LinkedOrganization and LedgerAlert ids."""
-    loaders = organization_loaders(info.context)
-    if kind == "LinkedOrganization":
-        row = await loaders.by_id.load(local_id)
-        return None if row is None else LinkedOrganization.from_row(row)
-    key = parse_alert_id(to_global_id(kind, local_id))
+async def organization_node(info: Info, local_id: str) -> LinkedOrganization | None:
+    """Query.node for a LinkedOrganization id."""
+    row = await organization_loaders(info.context).by_id.load(local_id)
+    return None if row is None else LinkedOrganization.from_row(row)
+
+
+async def ledger_alert_node(info: Info, local_id: str) -> LedgerAlert | None:
+    """Query.node for a LedgerAlert id."""
+    key = parse_alert_id(to_global_id("LedgerAlert", local_id))
     if key is None:
         return None
-    alert = await loaders.alert.load(key)
+    alert = await organization_loaders(info.context).alert.load(key)
     return None if alert is None else LedgerAlert.from_row(alert)
 
 

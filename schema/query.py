@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
@@ -17,6 +18,9 @@ from resolvers.pages import (
 from schema.billing import Invoice
 from schema.client import Client, ClientConnection
 from schema.common import Info, Node
+from schema.organizations import ledger_alert_node, organization_node
+from schema.quotes import quote_node
+from schema.service_subscriptions import subscription_node
 from schema.types import (
     ActivityConnection,
     ActivityEntry,
@@ -29,46 +33,63 @@ from schema.types import (
 )
 
 
+async def _client(info: Info, local_id: str) -> Node | None:
+    row = await info.context.loaders.client.load(local_id)
+    return None if row is None else Client.from_row(row)
+
+
+async def _contact(info: Info, local_id: str) -> Node | None:
+    row = await info.context.loaders.contact.load(local_id)
+    return None if row is None else Contact.from_row(row)
+
+
+async def _staff_member(info: Info, local_id: str) -> Node | None:
+    row = await info.context.loaders.staff_by_id.load(local_id)
+    return None if row is None else StaffMember.from_row(row)
+
+
+async def _comment(info: Info, local_id: str) -> Node | None:
+    row = await info.context.loaders.comment.load(local_id)
+    return None if row is None else Comment.from_row(row)
+
+
+async def _invoice(info: Info, local_id: str) -> Node | None:
+    row = await info.context.billing.invoice.load(local_id)
+    return None if row is None else Invoice.from_row(row)
+
+
+async def _activity_entry(info: Info, local_id: str) -> Node | None:
+    if not (local_id.isascii() and local_id.isdigit()) or int(local_id) > MAX_POSITION:
+        return None
+    row = await info.context.loaders.activity_entry.load(int(local_id))
+    return None if row is None else ActivityEntry.from_row(row)
+
+
+NodeLoader = Callable[[Info, str], Awaitable[Node | None]]
+
+NODE_LOADERS: dict[str, NodeLoader] = {
+    "Client": _client,
+    "Contact": _contact,
+    "StaffMember": _staff_member,
+    "Comment": _comment,
+    "Invoice": _invoice,
+    "LinkedOrganization": organization_node,
+    "LedgerAlert": ledger_alert_node,
+    "Quote": quote_node,
+    "ServiceSubscription": subscription_node,
+    "ActivityEntry": _activity_entry,
+}
+"""Every kind of global id `node(id:)` resolves, and how (as the viewer may see it)."""
+
+
 async def load_node(info: Info, global_id: str) -> Node | None:
     """Any entity by its global id, or null when it is unknown or not visible."""
-    loaders = info.context.loaders
     parsed = from_global_id(global_id)
     if parsed is None:
         return None
     kind, local_id = parsed
-    if kind == "Client":
-        row = await loaders.client.load(local_id)
-        return None if row is None else Client.from_row(row)
-    if kind == "Contact":
-        row = await loaders.contact.load(local_id)
-        return None if row is None else Contact.from_row(row)
-    if kind == "StaffMember":
-        row = await loaders.staff_by_id.load(local_id)
-        return None if row is None else StaffMember.from_row(row)
-    if kind == "Comment":
-        row = await loaders.comment.load(local_id)
-        return None if row is None else Comment.from_row(row)
-    if kind == "Invoice":
-        row = await info.context.billing.invoice.load(local_id)
-        return None if row is None else Invoice.from_row(row)
-    if kind in ("LinkedOrganization", "LedgerAlert"):
-        from schema.organizations import load_organization_node
-
-        return await load_organization_node(info, kind, local_id)
-    if kind == "Quote":
-        from schema.quotes import quote_node
-
-        return await quote_node(info, local_id)
-    if kind == "ServiceSubscription":
-        from schema.service_subscriptions import subscription_node
-
-        return await subscription_node(info, local_id)
-    if kind == "ActivityEntry" and local_id.isascii() and local_id.isdigit():
-        if int(local_id) > MAX_POSITION:
-            return None
-        row = await loaders.activity_entry.load(int(local_id))
-        return None if row is None else ActivityEntry.from_row(row)
-    return None
+    loader = NODE_LOADERS.get(kind)
+    return None if loader is None else await loader(info, local_id)
 
 
 @strawberry.type
