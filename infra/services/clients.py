@@ -19,11 +19,16 @@ from domain.contact_links import ContactLinks, contact_links_id
 from domain.errors import InvalidInput, NotFound, VersionConflict
 from domain.staff import StaffMember, staff_member_id
 from domain.values import ClientType, StaffRole
-from infra.services.unit_of_work import Change, Commands, Outcome
+from infra.services.notifications import Notifier
+from infra.services.unit_of_work import Change, Commands, Outcome, UnitOfWork
 
 
 class ClientsService(Commands):
     """Commands on clients, contacts, staff and comments."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        super().__init__(uow)
+        self.notifier = Notifier(uow)
 
     # Loading ----------------------------------------------------------------
 
@@ -226,32 +231,33 @@ class ClientsService(Commands):
         expected_version: int | None = None,
         key: str | None = None,
     ) -> Outcome:
-        return self.uow.change(
-            "putClientOnHold",
-            key,
-            Client,
-            client_id,
-            lambda c: c.put_on_hold(reason),
-            expected_version=expected_version,
-        )
+        def build() -> Change:
+            client = self.visible_client(client_id)
+            client.check_version(expected_version)
+            client.put_on_hold(reason)
+            # The team is told in the same save; the client's event is the command's position.
+            return Change.of(*self.notifier.hold_changed(client), client)
+
+        return self.uow.run("putClientOnHold", key, build)
 
     def release_client_hold(
         self, client_id: UUID, *, expected_version: int | None = None, key: str | None = None
     ) -> Outcome:
-        return self.uow.change(
-            "releaseClientHold",
-            key,
-            Client,
-            client_id,
-            lambda c: c.release_hold(),
-            expected_version=expected_version,
-        )
+        def build() -> Change:
+            client = self.visible_client(client_id)
+            client.check_version(expected_version)
+            client.release_hold()
+            return Change.of(*self.notifier.hold_changed(client), client)
+
+        return self.uow.run("releaseClientHold", key, build)
 
     # Comments ---------------------------------------------------------------
 
     def add_comment(self, client_id: UUID, body: str, *, key: str | None = None) -> Outcome:
         def build() -> Change:
             client = self.visible_client(client_id)
-            return Change.of(Comment.add(client_id=client.id, body=body))
+            comment = Comment.add(client_id=client.id, body=body)
+            # Earlier commenters and the team are told in the same save (comment last).
+            return Change.of(*self.notifier.comment_added(client, comment), comment)
 
         return self.uow.run("addComment", key, build)
