@@ -27,6 +27,7 @@ from projections.tables import clients
 from resolvers.context import RequestContext
 from resolvers.errors import bad_input
 from resolvers.ids import to_global_id, uuid_of
+from resolvers.loaders import Loaders
 from resolvers.visibility import visible_clients
 
 MAX_DIGEST_CLIENTS = 10_000
@@ -41,23 +42,24 @@ class Digest:
     heads: list[ClientHead]
 
 
-def _trail_loader(context: RequestContext) -> DataLoader[str, ChainVerification]:
-    """One loader per request, so the chains of many clients are verified in one pass."""
-    if context._audit is None:
+class AuditLoaders:
+    """Per-request loader of audit chain verifications, so the chains of many clients are
+    verified in one pass."""
+
+    def __init__(self, loaders: Loaders) -> None:
+        ports = loaders.ports
 
         async def load(client_ids: list[str]) -> list[ChainVerification]:
             limits: dict[str, int | None] = dict.fromkeys(client_ids)
-            found = await anyio.to_thread.run_sync(context.ports.verify_audit_chains, limits)
+            found = await anyio.to_thread.run_sync(ports.verify_audit_chains, limits)
             return [found[cid] for cid in client_ids]
 
-        context._audit = DataLoader(load_fn=load)
-    loader: DataLoader[str, ChainVerification] = context._audit
-    return loader
+        self.trail: DataLoader[str, ChainVerification] = DataLoader(load_fn=load)
 
 
 async def audit_trail(context: RequestContext, client_id: str) -> ChainVerification:
     """Recompute one (visible) client's chain from the stored events."""
-    return await _trail_loader(context).load(client_id)
+    return await context.loaders_of(AuditLoaders).trail.load(client_id)
 
 
 def _visible_heads(context: RequestContext, client_ids: Sequence[str] | None) -> dict[str, int]:

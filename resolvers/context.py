@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 
@@ -15,13 +15,14 @@ from domain.errors import DomainError
 from resolvers.billing import BillingLoaders
 from resolvers.commands import failure_of
 from resolvers.errors import forbidden, recorded_not_projected, unauthenticated, unavailable
-from resolvers.loaders import Loaders
+from resolvers.loaders import FeatureLoaders, Loaders
 from resolvers.pages import PageLoaders
 from resolvers.ports import Outcome, Ports
 from resolvers.staff_roles import Standing, standing
 from resolvers.viewer import Viewer
 
 T = TypeVar("T")
+L = TypeVar("L", bound=FeatureLoaders)
 
 STANDING_TTL = 5.0
 """Seconds a context keeps what the staff records said (an HTTP request lives shorter; a
@@ -37,9 +38,7 @@ class RequestContext:
     auth_error: str | None = None
     request_id: str | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
-    _pages: PageLoaders | None = field(default=None, repr=False)
-    _billing: BillingLoaders | None = field(default=None, repr=False)
-    _audit: Any = field(default=None, repr=False)  # resolvers.audit: per-request loader
+    _features: dict[type[Any], Any] = field(default_factory=dict, repr=False)
     # What the staff records said of `viewer` (the token's), and when (time.monotonic()).
     _standing: tuple[Viewer, Standing, float] | None = field(default=None, repr=False)
 
@@ -103,28 +102,35 @@ class RequestContext:
 
     @property
     def loaders(self) -> Loaders:
+        """The request's core loaders (clients, contacts, staff, comments, activity)."""
         if self._loaders is None:
-            self._loaders = Loaders(self.ports.engine, self.require_viewer())
+            self._loaders = Loaders(self.ports, self.require_viewer())
         return self._loaders
+
+    def loaders_of(self, kind: type[L]) -> L:
+        """The request's loaders of one feature (`QuoteLoaders`, `BillingLoaders`...).
+
+        The one registry of per-request loaders: each feature's loader class takes the core
+        `Loaders` and is created on first use, once per request (and again after
+        `forget_loaded`), so every list under a list is batched into one statement.
+        """
+        found = self._features.get(kind)
+        if found is None:
+            found = self._features[kind] = kind(self.loaders)
+        return cast(L, found)
 
     @property
     def pages(self) -> PageLoaders:
-        if self._pages is None:
-            self._pages = PageLoaders(self.loaders)
-        return self._pages
+        return self.loaders_of(PageLoaders)
 
     @property
     def billing(self) -> BillingLoaders:
-        if self._billing is None:
-            self._billing = BillingLoaders(self.loaders)
-        return self._billing
+        return self.loaders_of(BillingLoaders)
 
     def forget_loaded(self) -> None:
         """Drop cached reads (after a mutation, so its payload shows the new state)."""
         self._loaders = None
-        self._pages = None
-        self._billing = None
-        self._audit = None
+        self._features.clear()
 
     # Commands -----------------------------------------------------------------
 

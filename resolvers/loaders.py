@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from projections.tables import (
     team,
     team_history,
 )
+from resolvers.ports import Ports
 from resolvers.viewer import Viewer
 from resolvers.visibility import assigned_client_ids, visible_activity, visible_clients
 
@@ -31,11 +32,19 @@ Row = sa.Row[Any]
 LATEST_ITEMS = 5
 
 
+class FeatureLoaders(Protocol):
+    """A feature's per-request loaders: built from the core `Loaders` by
+    `RequestContext.loaders_of(Kind)` (resolvers/context.py), once per request."""
+
+    def __init__(self, loaders: Loaders) -> None: ...
+
+
 class Loaders:
     """The loaders of one request, for one viewer."""
 
-    def __init__(self, engine: sa.Engine, viewer: Viewer) -> None:
-        self.engine = engine
+    def __init__(self, ports: Ports, viewer: Viewer) -> None:
+        self.ports = ports
+        self.engine = ports.engine
         self.viewer = viewer
         self.client = self._loader(self._clients_by_id)
         self.client_in_firm = self._loader(self._clients_in_firm)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 from strawberry.dataloader import DataLoader
@@ -21,7 +20,6 @@ from projections.organizations import (
     linked_organizations,
 )
 from projections.tables import clients
-from resolvers.context import RequestContext
 from resolvers.ids import from_global_id, to_global_id
 from resolvers.loaders import Loaders, Row
 from resolvers.visibility import visible_clients
@@ -138,15 +136,3 @@ class OrganizationLoaders:
             .order_by(b.organization_id, b.account, b.period)
         )
         return Loaders._group(conn.execute(query).all(), "organization_id")
-
-
-_attached: WeakKeyDictionary[Loaders, OrganizationLoaders] = WeakKeyDictionary()
-
-
-def organization_loaders(context: RequestContext) -> OrganizationLoaders:
-    """The request's organization loaders (created on first use, dropped with its Loaders)."""
-    loaders = context.loaders
-    found = _attached.get(loaders)
-    if found is None:
-        found = _attached[loaders] = OrganizationLoaders(loaders)
-    return found

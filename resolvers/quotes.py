@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
 from strawberry.dataloader import DataLoader
@@ -21,7 +20,6 @@ from domain.service_plan import ACTIVE, current_period, next_payment_on, state_o
 from projections.quotes import quotes
 from projections.service_subscriptions import service_subscriptions
 from projections.tables import clients
-from resolvers.context import RequestContext
 from resolvers.loaders import Loaders, Row
 from resolvers.visibility import visible_clients
 
@@ -130,15 +128,3 @@ class QuoteLoaders:
     def _subscription(self, conn: sa.Connection, ids: list[str]) -> dict[str, Row]:
         rows = conn.execute(self._subscriptions().where(service_subscriptions.c.id.in_(ids)))
         return {row.id: row for row in rows}
-
-
-_attached: WeakKeyDictionary[Loaders, QuoteLoaders] = WeakKeyDictionary()
-
-
-def quote_loaders(context: RequestContext) -> QuoteLoaders:
-    """The request's quote loaders (created on first use, dropped with its Loaders)."""
-    loaders = context.loaders
-    found = _attached.get(loaders)
-    if found is None:
-        found = _attached[loaders] = QuoteLoaders(loaders)
-    return found

@@ -11,7 +11,7 @@ import strawberry
 
 from resolvers.commands import Failure, local_id, may_change, written
 from resolvers.ids import to_global_id, uuid_of
-from resolvers.organizations import alert_global_id, organization_loaders, parse_alert_id
+from resolvers.organizations import OrganizationLoaders, alert_global_id, parse_alert_id
 from resolvers.ports import Outcome
 from schema.common import Actor, Info, Node, command
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
@@ -65,7 +65,10 @@ class LedgerAlert(Node):
     async def load(cls, info: Info, key: tuple[str, str, str]) -> LedgerAlert:
         return cls.from_row(
             await written(
-                organization_loaders(info.context).alert, "LedgerAlert", key, alert_global_id(*key)
+                info.context.loaders_of(OrganizationLoaders).alert,
+                "LedgerAlert",
+                key,
+                alert_global_id(*key),
             )
         )
 
@@ -94,7 +97,7 @@ class LedgerAlert(Node):
 
     @strawberry.field
     async def organization(self, info: Info) -> LinkedOrganization | None:
-        row = await organization_loaders(info.context).by_id.load(self.organization_id)
+        row = await info.context.loaders_of(OrganizationLoaders).by_id.load(self.organization_id)
         return None if row is None else LinkedOrganization.from_row(row)
 
 
@@ -126,7 +129,9 @@ class LinkedOrganization(Node):
     async def load(cls, info: Info, organization_id: str) -> LinkedOrganization:
         return cls.from_row(
             await written(
-                organization_loaders(info.context).by_id, "LinkedOrganization", organization_id
+                info.context.loaders_of(OrganizationLoaders).by_id,
+                "LinkedOrganization",
+                organization_id,
             )
         )
 
@@ -161,7 +166,7 @@ class LinkedOrganization(Node):
 
     @strawberry.field(description="Imported balances by account and period (one account if given).")
     async def ledger_balances(self, info: Info, account: str | None = None) -> list[LedgerBalance]:
-        rows = await organization_loaders(info.context).balances.load(self.local_id)
+        rows = await info.context.loaders_of(OrganizationLoaders).balances.load(self.local_id)
         return [
             LedgerBalance(account=r.account, period=r.period, balance=Decimal(r.balance))
             for r in rows
@@ -172,7 +177,9 @@ class LinkedOrganization(Node):
     async def ledger_alerts(
         self, info: Info, include_acknowledged: bool | None = False
     ) -> list[LedgerAlert]:
-        rows = await organization_loaders(info.context).alerts_by_organization.load(self.local_id)
+        rows = await info.context.loaders_of(OrganizationLoaders).alerts_by_organization.load(
+            self.local_id
+        )
         return _alerts(rows, bool(include_acknowledged))
 
 
@@ -182,20 +189,20 @@ class LinkedOrganization(Node):
 async def client_linked_organizations(
     info: Info, client_id: str, include_unlinked: bool
 ) -> list[LinkedOrganization]:
-    rows = await organization_loaders(info.context).by_client.load(client_id)
+    rows = await info.context.loaders_of(OrganizationLoaders).by_client.load(client_id)
     return [LinkedOrganization.from_row(r) for r in rows if include_unlinked or r.linked]
 
 
 async def client_ledger_alerts(
     info: Info, client_id: str, include_acknowledged: bool
 ) -> list[LedgerAlert]:
-    rows = await organization_loaders(info.context).alerts_by_client.load(client_id)
+    rows = await info.context.loaders_of(OrganizationLoaders).alerts_by_client.load(client_id)
     return _alerts(rows, include_acknowledged)
 
 
 async def organization_node(info: Info, local_id: str) -> LinkedOrganization | None:
     """Query.node for a LinkedOrganization id."""
-    row = await organization_loaders(info.context).by_id.load(local_id)
+    row = await info.context.loaders_of(OrganizationLoaders).by_id.load(local_id)
     return None if row is None else LinkedOrganization.from_row(row)
 
 
@@ -204,7 +211,7 @@ async def ledger_alert_node(info: Info, local_id: str) -> LedgerAlert | None:
     key = parse_alert_id(to_global_id("LedgerAlert", local_id))
     if key is None:
         return None
-    alert = await organization_loaders(info.context).alert.load(key)
+    alert = await info.context.loaders_of(OrganizationLoaders).alert.load(key)
     return None if alert is None else LedgerAlert.from_row(alert)
 
 
@@ -355,7 +362,9 @@ class OrganizationsMutation:
             given={"LinkedOrganization": input.organization_id},
         )
         local = done.ids["organization_id"]
-        alerts = await organization_loaders(info.context).alerts_by_organization.load(local)
+        alerts = await info.context.loaders_of(OrganizationLoaders).alerts_by_organization.load(
+            local
+        )
         return ImportLedgerBalancesSuccess(
             organization=await LinkedOrganization.load(info, local),
             imported=int(done.ids["imported"]),

@@ -18,7 +18,7 @@ from resolvers.billing import today
 from resolvers.commands import local_id, may_change, written
 from resolvers.ids import from_global_id, to_global_id
 from resolvers.pages import check_first, page_after_position
-from resolvers.quotes import LATEST_QUOTES, quote_loaders, quote_status
+from resolvers.quotes import LATEST_QUOTES, QuoteLoaders, quote_status
 from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money
 from schema.common import Info, Node, PageInfo, command, edges_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
@@ -58,7 +58,9 @@ class Quote(Node):
 
     @classmethod
     async def load(cls, info: Info, quote_id: str) -> Quote:
-        return cls.from_row(await written(quote_loaders(info.context).quote, "Quote", quote_id))
+        return cls.from_row(
+            await written(info.context.loaders_of(QuoteLoaders).quote, "Quote", quote_id)
+        )
 
     @classmethod
     def from_row(cls, row: Any) -> Quote:
@@ -123,7 +125,7 @@ async def client_quotes(
 ) -> QuoteConnection:
     """A client's quotes, newest first, optionally filtered by (effective) status."""
     size = check_first(first, 20)
-    rows = await quote_loaders(info.context).quotes_by_client.load(client_id)
+    rows = await info.context.loaders_of(QuoteLoaders).quotes_by_client.load(client_id)
     if status is not None:
         wanted = {s.value for s in status}
         on = today()
@@ -137,7 +139,7 @@ async def client_quotes(
 
 
 async def latest_quotes(info: Info, client_id: str) -> list[Quote]:
-    rows = await quote_loaders(info.context).quotes_by_client.load(client_id)
+    rows = await info.context.loaders_of(QuoteLoaders).quotes_by_client.load(client_id)
     return [Quote.from_row(r) for r in rows[:LATEST_QUOTES]]
 
 
@@ -146,12 +148,12 @@ async def invoice_quote(info: Info, invoice_global_id: str) -> Quote | None:
     parsed = from_global_id(invoice_global_id)
     if parsed is None:
         return None
-    row = await quote_loaders(info.context).quote_by_invoice.load(parsed[1])
+    row = await info.context.loaders_of(QuoteLoaders).quote_by_invoice.load(parsed[1])
     return None if row is None else Quote.from_row(row)
 
 
 async def quote_node(info: Info, local_id: str) -> Quote | None:
-    row = await quote_loaders(info.context).quote.load(local_id)
+    row = await info.context.loaders_of(QuoteLoaders).quote.load(local_id)
     return None if row is None else Quote.from_row(row)
 
 

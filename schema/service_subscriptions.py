@@ -20,7 +20,7 @@ from resolvers.billing import today
 from resolvers.commands import local_id, may_change, written
 from resolvers.ids import to_global_id
 from resolvers.ports import Outcome
-from resolvers.quotes import quote_loaders, subscription_figures
+from resolvers.quotes import QuoteLoaders, subscription_figures
 from schema.billing import Money
 from schema.common import Info, Node, command
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
@@ -100,12 +100,12 @@ class ServiceSubscription(Node):
 
 async def client_service_subscriptions(info: Info, client_id: str) -> list[ServiceSubscription]:
     """A client's subscriptions, latest start first."""
-    rows = await quote_loaders(info.context).subscriptions_by_client.load(client_id)
+    rows = await info.context.loaders_of(QuoteLoaders).subscriptions_by_client.load(client_id)
     return [ServiceSubscription.from_row(r) for r in rows]
 
 
 async def subscription_node(info: Info, local_id: str) -> ServiceSubscription | None:
-    row = await quote_loaders(info.context).subscription.load(local_id)
+    row = await info.context.loaders_of(QuoteLoaders).subscription.load(local_id)
     return None if row is None else ServiceSubscription.from_row(row)
 
 
@@ -159,7 +159,9 @@ class ServiceSubscriptionPayload:
     @classmethod
     async def load(cls, info: Info, done: Outcome) -> ServiceSubscriptionPayload:
         local = done.ids["subscription_id"]
-        row = await written(quote_loaders(info.context).subscription, "ServiceSubscription", local)
+        row = await written(
+            info.context.loaders_of(QuoteLoaders).subscription, "ServiceSubscription", local
+        )
         return cls(subscription=ServiceSubscription.from_row(row))
 
 
