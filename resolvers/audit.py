@@ -121,11 +121,13 @@ def check_digest_input(root_hash: str, kept: Sequence[ClientHead]) -> None:
 
 
 async def verify_audit_digest(
-    context: RequestContext, root_hash: str, kept: Sequence[ClientHead]
+    context: RequestContext, root_hash: str, kept_heads: Sequence[tuple[str, int, str]]
 ) -> DigestVerification:
     """Does the current history extend the kept digest? Unknown or invisible clients, and
-    clients of other firms, are reported as not found, without revealing anything of them."""
+    clients of other firms, are reported as not found, without revealing anything of them.
+    Each kept head is (client global id, event count, head hash)."""
     context.require_viewer()
+    kept = [ClientHead(cid, count, head) for cid, count, head in kept_heads]
     check_digest_input(root_hash, kept)
     local: dict[str, str] = {}
     for head in kept:

@@ -8,9 +8,8 @@ from typing import Annotated
 
 import strawberry
 
-from domain.audit import ChainVerification, DigestVerification
-from domain.audit import ClientHead as Head
 from resolvers import audit
+from resolvers.audit import ChainVerification, DigestVerification
 from schema.common import Info
 
 
@@ -156,7 +155,7 @@ class AuditQuery:
     async def verify_audit_digest(
         self, info: Info, digest: Annotated[AuditDigestInput, strawberry.argument()]
     ) -> AuditDigestVerification:
-        kept = [Head(str(c.client_id), c.event_count, c.head_hash) for c in digest.clients]
+        kept = [(str(c.client_id), c.event_count, c.head_hash) for c in digest.clients]
         found = await audit.verify_audit_digest(info.context, digest.root_hash, kept)
         return AuditDigestVerification.of(found)
 

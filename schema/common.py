@@ -12,9 +12,9 @@ from graphql import GraphQLError, StringValueNode, ValueNode, print_ast
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types.scalar import ScalarDefinition
 
-from domain.money import MONEY_TEXT_MAX, parse_money_text
 from resolvers.context import RequestContext
 from resolvers.pages import Page
+from resolvers.values import MONEY_TEXT_MAX, parse_money_text
 from schema.errors import ExpectedErrors
 
 Info = strawberry.Info[RequestContext, None]
