@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 
 from resolvers import audit
-from resolvers.audit import ChainVerification, DigestVerification
+from resolvers.values import ChainVerification, DigestVerification
 from schema.common import Info
 
 
