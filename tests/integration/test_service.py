@@ -322,10 +322,11 @@ def test_outcome_position_is_reached_and_read_models_show_every_change(
     # One save per command, positions strictly increasing; each event has an activity row.
     assert positions == sorted(set(positions))
     # The two links with a new contact save two events each, plus the contact's links index
-    # (domain.contact_links, record-keeping: no activity), which the unlink updates too:
-    # 11 commands, 16 events, 13 of them activity.
+    # (domain.contact_links, record-keeping: no activity), which the unlink updates too; the
+    # comment saves the client's commenters index (domain.notification, record-keeping) too:
+    # 11 commands, 17 events, 13 of them activity.
     assert len(positions) == 11
-    assert container.store.head() == positions[-1] == 16
+    assert container.store.head() == positions[-1] == 17
     assert select_rows(container, sa.select(sa.func.count()).select_from(activity)) == [(13,)]
 
 
