@@ -46,12 +46,15 @@ from infra.mail.store import Due, claim, due_emails, ensure_tables, mark_accepte
 from infra.mail.transport import PermanentFailure, TransientFailure, Transport, transport_for
 from infra.runner import Backoff
 from infra.services.emails import EmailsService
+from infra.services.unit_of_work import Outcome
 from infra.settings import MailOptions
 
 log = structlog.get_logger(__name__)
 
 BATCH = 50
 """Emails handled per round."""
+BUSY_PAUSE = 0.2
+"""Seconds between rounds while there is work."""
 
 
 def retry_delay(options: MailOptions, attempt: int) -> float:
@@ -155,6 +158,7 @@ class DeliveryWorker:
         """Rounds until stopped; failures are logged and retried with capped backoff."""
         backoff = Backoff(first=0.5, cap=max(self.options.poll_interval, 30.0))
         while not self._stopping.is_set():
+            self._wake.clear()
             try:
                 report = self.run_once()
             except Exception as error:
@@ -172,10 +176,10 @@ class DeliveryWorker:
                 continue
             self.error = None
             backoff.reset()
-            if report.handled:
-                continue  # there may be more
-            self._wake.wait(self.options.poll_interval)
-            self._wake.clear()
+            # After a busy round look again soon (there may be more, and what was recorded
+            # reaches the outbox once projected); otherwise wait to be woken or polled.
+            pause = min(BUSY_PAUSE, self.options.poll_interval) if report.handled else None
+            self._wake.wait(pause or self.options.poll_interval)
 
     # One round ----------------------------------------------------------------------------
 
@@ -201,8 +205,10 @@ class DeliveryWorker:
     def _handle(self, due: Due, report: RoundReport) -> None:
         row = due.row
         if due.accepted_at is not None:
-            self._record_sent(row, due.accepted_at, due.refused)
-            report.recovered.append(row.id)
+            # Accepted by the server in an earlier round: record it, never send it again.
+            # Nothing is recorded when EmailSent already is (the outbox had not caught up).
+            recorded = self._record_sent(row, due.accepted_at, due.refused)
+            (report.recovered if recorded else report.skipped).append(row.id)
             return
         if not claim(self.engine, row, self.owner, self.clock(), self.options.lease):
             report.skipped.append(row.id)
@@ -272,19 +278,21 @@ class DeliveryWorker:
             report.retrying.append(row.id)
         log.info("mail_attempt_failed", email_id=row.id, attempt=attempt, reason=reason)
 
-    def _record_sent(self, row: Any, accepted_at: datetime, refused: list[str]) -> None:
-        self._record(
+    def _record_sent(self, row: Any, accepted_at: datetime, refused: list[str]) -> bool:
+        return self._record(
             row,
             lambda: self.emails.record_sent(UUID(row.id), sent_at=accepted_at, refused=refused),
         )
 
-    def _record(self, row: Any, command: Callable[[], Any]) -> None:
-        """Run a delivery command as the system; a rule it breaks (the email is no longer
-        queued: someone else recorded it first) is logged, not raised."""
+    def _record(self, row: Any, command: Callable[[], Outcome]) -> bool:
+        """Run a delivery command as the system; whether it recorded an event. A rule it
+        breaks (the email is no longer queued: someone else recorded it first) is logged."""
         try:
-            self._as_system(row.firm_id, command)
+            outcome: Outcome = self._as_system(row.firm_id, command)
         except DomainError as error:
             log.info("mail_record_skipped", email_id=row.id, reason=error.message)
+            return False
+        return outcome.position is not None
 
 
 class InProcessWorker:

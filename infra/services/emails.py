@@ -55,10 +55,13 @@ class EmailsService(Commands):
         email_id: UUID | None = None,
         key: str | None = None,
     ) -> Outcome:
-        """Log a message received for a client, with the documents made of its attachments."""
+        """Log a message received for a client, with the documents made of its attachments.
+        An email of the same id already logged (the same message received again) is kept."""
 
         def build() -> Change:
             client = self.uow.visible(Client, client_id)
+            if email_id is not None and (logged := self.uow.find(Email, email_id)) is not None:
+                return Change.of(logged, email_id=str(logged.id))  # this message, again
             email = Email.receive(
                 client_id=client.id,
                 from_address=from_address,
