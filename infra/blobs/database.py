@@ -70,6 +70,9 @@ class DatabaseBlobStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # Writes begin IMMEDIATE on SQLite (see infra.database), so a read-then-write never
+        # meets a stale snapshot; PostgreSQL ignores the option.
+        self.writer = engine.execution_options(dossier_write=True)
         blob_metadata.create_all(engine)
 
     def put(
@@ -84,14 +87,14 @@ class DatabaseBlobStore:
                 raise BlobEmpty()
             sha = hashing.sha256
             key = (blob_objects.c.firm_id == firm_id) & (blob_objects.c.sha256 == sha)
-            with self.engine.begin() as conn:
+            with self.writer.begin() as conn:
                 if self._erased(conn, firm_id, sha):
                     raise ContentErased(sha)
                 if conn.execute(sa.select(blob_objects.c.size).where(key)).first() is not None:
                     return StoredBlob(sha, hashing.size, hashing.head, created=False)
             spool.seek(0)
             try:
-                with self.engine.begin() as conn:
+                with self.writer.begin() as conn:
                     conn.execute(
                         sa.insert(blob_objects).values(
                             firm_id=firm_id,
@@ -135,22 +138,21 @@ class DatabaseBlobStore:
 
     def erase(self, firm_id: str, sha256: str) -> None:
         check_sha256(sha256)
-        with self.engine.begin() as conn:
-            if not self._erased(conn, firm_id, sha256):
-                try:
-                    with conn.begin_nested():
-                        conn.execute(
-                            sa.insert(blob_tombstones).values(
-                                firm_id=firm_id, sha256=sha256, erased_at=datetime.now(UTC)
-                            )
+        try:
+            with self.writer.begin() as conn:
+                if not self._erased(conn, firm_id, sha256):
+                    conn.execute(
+                        sa.insert(blob_tombstones).values(
+                            firm_id=firm_id, sha256=sha256, erased_at=datetime.now(UTC)
                         )
-                except sa.exc.IntegrityError:
-                    pass  # erased concurrently
-            self._delete(conn, firm_id, sha256)
+                    )
+                self._delete(conn, firm_id, sha256)
+        except sa.exc.IntegrityError:  # erased concurrently: the tombstone is there
+            self.discard(firm_id, sha256)
 
     def discard(self, firm_id: str, sha256: str) -> None:
         check_sha256(sha256)
-        with self.engine.begin() as conn:
+        with self.writer.begin() as conn:
             self._delete(conn, firm_id, sha256)
 
     def exists(self, firm_id: str, sha256: str) -> bool:

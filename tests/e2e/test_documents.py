@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from domain.document import FILE_BYTES_MAX
 from infra.auth import TokenIssuer
 from infra.web import create_app
 from projections.documents import DocumentsProjection, document_versions, document_views, documents
-from tests.e2e.conftest import FIRM, SECRET, Api, make_settings
+from tests.e2e.conftest import FIRM, SECRET, Api, LiveServer, make_settings
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\x00\x00\x00\x01" * 8
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"
@@ -551,3 +552,37 @@ async def test_a_rebuild_reproduces_the_document_rows(api: Api) -> None:
     assert [len(t) for t in before] == [2, 2, 1]
     container.runner.rebuild(DocumentsProjection())
     assert dump() == before
+
+
+async def test_an_upload_cut_off_mid_stream_stores_nothing(live_server: LiveServer) -> None:
+    token = live_server.token()
+    auth = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as client:
+        registered = await client.post(
+            "/graphql", json={"query": REGISTER, "variables": {"name": "Acme"}}, headers=auth
+        )
+        client_id = registered.json()["data"]["registerClient"]["client"]["id"]
+    container = live_server.app.state.container
+    container.wait_for(container.store.head())
+    events = container.store.head()
+    data, parts = multipart(
+        UPLOAD, {"clientId": client_id}, "files", [("big.bin", b"\x01" * 300_000, "x/y")]
+    )
+    request = httpx.Request(
+        "POST", f"{live_server.url}/graphql", data=data, files=parts, headers=auth
+    )
+    body = request.read()
+    host, port = live_server.url.removeprefix("http://").split(":")
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        f"Content-Type: {request.headers['content-type']}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head + body[: len(body) // 2])  # half the body, then the client is gone
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as client:
+        alive = await client.post("/graphql", json={"query": "{ viewer { userId } }"}, headers=auth)
+    assert alive.json()["data"]["viewer"]["userId"] == "owner-1"
+    assert container.store.head() == events
+    assert list(container.documents.blobs.blobs()) == []
