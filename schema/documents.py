@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from enum import Enum
-from typing import IO, TYPE_CHECKING, Annotated, Any, TypeAlias
+from typing import IO, Annotated, Any, TypeAlias
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -31,9 +31,7 @@ from resolvers.ids import to_global_id, uuid_of
 from resolvers.pages import check_first, page_after_position
 from schema.common import Actor, Info, Node, PageInfo, command, edges_of
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
-
-if TYPE_CHECKING:
-    from schema.client import Client
+from schema.types import ClientCore, ClientRef
 
 READ_CHUNK = 64 * 1024
 
@@ -152,11 +150,9 @@ class Document(Node):
         return [DocumentVersion.from_row(r) for r in rows]
 
     @strawberry.field
-    async def client(self, info: Info) -> Annotated[Client, strawberry.lazy("schema.client")]:
-        from schema.client import Client
-
+    async def client(self, info: Info) -> ClientRef:
         row = await info.context.loaders.client_in_firm.load(self.client_id)
-        return Client.from_row(row)
+        return ClientCore.from_row(row)
 
 
 @strawberry.type

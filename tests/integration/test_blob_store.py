@@ -123,7 +123,7 @@ def test_the_sweep_removes_unreferenced_blobs_and_finishes_erasures(
         orphan = blobs.put("firm-a", [b"crash before the event"], 100)  # no event
         gone_id = UUID(deleted.ids["document_ids"])
         # A crash after recording the deletion but before erasing the bytes:
-        service.blobs = Unerasing(blobs)
+        service.blobs = Unerasing(blobs)  # type: ignore[assignment]
         service.delete_document(gone_id, "wrong client")
         service.blobs = blobs
     assert len(list(blobs.blobs())) == 3
@@ -160,7 +160,7 @@ def test_a_failed_save_discards_the_new_blobs(container: Container, blobs: BlobS
 class RefusingService(DocumentsService):
     """Receives files, then fails while recording (as a lost database would)."""
 
-    def add_documents(self, *args: object, **kwargs: object) -> Outcome:  # type: ignore[override]
+    def add_documents(self, *args: object, **kwargs: object) -> Outcome:
         raise RuleViolated("TEST", "refused while recording")
 
 
