@@ -43,10 +43,11 @@ RECEIVED = "RECEIVED"
 
 STATUSES = (QUEUED, SENT, FAILED, RECEIVED)
 
-# A plain mailbox: a dot-atom local part and a dotted domain (letters of any script allowed).
-# Quoted local parts, comments, display names and commas are refused, so an address can never
-# turn into two in a header or an SMTP envelope.
-_MAILBOX_RE = re.compile(r"[\w!#$%&'*+/=?^`{|}~-]+(\.[\w!#$%&'*+/=?^`{|}~-]+)*@[\w-]+(\.[\w-]+)+")
+# A plain mailbox: an ASCII dot-atom local part and a dotted domain (letters of any script,
+# sent IDNA-encoded). Quoted local parts, comments, display names and commas are refused, so an
+# address can never turn into two in a header or an SMTP envelope.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_MAILBOX_RE = re.compile(rf"{_ATEXT}(\.{_ATEXT})*@[\w-]+(\.[\w-]+)+")
 
 
 class EmailKind:

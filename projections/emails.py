@@ -149,7 +149,9 @@ def _about(e: Any, said: Said) -> str:
 
 
 def _subject(e: Any, said: Said) -> str:
-    return said.name_of(e.originator_id, "an email")
+    """'the email "Subject"' (as the history knew it when queued), else 'an email'."""
+    label = said.name_of(e.originator_id, "")
+    return f"the email {label}" if label else "an email"
 
 
 _KIND_WORDS = {
@@ -177,7 +179,7 @@ def _received(e: Any, said: Said) -> str:
 @says(Email.EmailAttemptFailed)
 def _attempt_failed(e: Any, said: Said) -> str:
     return (
-        f"Delivery attempt {e.attempt} of the email {_subject(e, said)} failed ({e.reason}); "
+        f"Delivery attempt {e.attempt} of {_subject(e, said)} failed ({e.reason}); "
         f"it will be tried again at {e.retry_at.isoformat(timespec='seconds')}."
     )
 
@@ -185,9 +187,9 @@ def _attempt_failed(e: Any, said: Said) -> str:
 @says(Email.EmailSent)
 def _sent(e: Any, said: Said) -> str:
     refused = f"; refused: {'; '.join(e.refused)}" if e.refused else ""
-    return f"{said.who} sent the email {_subject(e, said)}{refused}."
+    return f"{said.who} sent {_subject(e, said)}{refused}."
 
 
 @says(Email.EmailFailed)
 def _failed(e: Any, said: Said) -> str:
-    return f"The email {_subject(e, said)} could not be delivered: {e.reason}."
+    return f"Delivery of {_subject(e, said)} failed for good: {e.reason}."

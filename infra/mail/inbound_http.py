@@ -63,9 +63,7 @@ class InboundEmailEndpoint:
         if identity.malformed is not None:
             return _error(400, "BAD_REQUEST", identity.malformed)
         if identity.viewer is None:
-            return _error(
-                401, "UNAUTHENTICATED", identity.problem or "a bearer token is required"
-            )
+            return _error(401, "UNAUTHENTICATED", identity.problem or "a bearer token is required")
         if not identity.viewer.is_staff:
             return _error(403, "FORBIDDEN", "inbound email is for the firm's staff")
         found = await anyio.to_thread.run_sync(standing, self.container.engine, identity.viewer)

@@ -53,16 +53,25 @@ def envelope_sender(mail_from: str) -> str:
     return parseaddr(mail_from)[1] or mail_from
 
 
-def _mailbox(address: str) -> Address:
+class UnsendableAddress(ValueError):
+    """An address that cannot be written in a message (a domain IDNA cannot encode)."""
+
+
+def ascii_address(address: str) -> str:
+    """The address with its domain IDNA-encoded (local parts are ASCII by the domain rule)."""
     local, _, domain = address.rpartition("@")
-    return Address(addr_spec=f"{local}@{domain}") if local else Address(addr_spec=address)
+    try:
+        encoded = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise UnsendableAddress(f"{address} cannot be encoded for sending") from None
+    return f"{local}@{encoded}"
 
 
 def build_message(email: OutgoingEmail, mail_from: str) -> EmailMessage:
     """The message as sent (and as written to an .eml file)."""
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = mail_from
-    message["To"] = [_mailbox(address) for address in email.to]
+    message["To"] = [Address(addr_spec=ascii_address(address)) for address in email.to]
     message["Subject"] = email.subject
     message["Date"] = format_datetime(email.queued_at)
     message["Message-ID"] = email.message_id

@@ -41,7 +41,7 @@ from domain.email import Email
 from domain.errors import DomainError
 from infra.database import create_engine
 from infra.db_errors import is_transient
-from infra.mail.message import OutgoingEmail, build_message, envelope_sender
+from infra.mail.message import OutgoingEmail, ascii_address, build_message, envelope_sender
 from infra.mail.store import Due, claim, due_emails, ensure_tables, mark_accepted, release
 from infra.mail.transport import PermanentFailure, TransientFailure, Transport, transport_for
 from infra.runner import Backoff
@@ -230,10 +230,14 @@ class DeliveryWorker:
             report.skipped.append(row.id)  # the read model lagged behind the event store
             return
         outgoing = OutgoingEmail.from_row(row)
-        message = build_message(outgoing, self.options.mail_from)
         try:
+            try:
+                message = build_message(outgoing, self.options.mail_from)
+                recipients = [ascii_address(address) for address in outgoing.to]
+            except (ValueError, TypeError) as error:  # never retried: it would fail again
+                raise PermanentFailure(f"the message cannot be written: {error}") from None
             delivery = asyncio.run(
-                self.transport.send(outgoing.id, message, self.sender, outgoing.to)
+                self.transport.send(outgoing.id, message, self.sender, recipients)
             )
         except PermanentFailure as failure:
             reason = failure.reason
