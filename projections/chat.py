@@ -16,6 +16,9 @@ from projections.base import Projection, handles
 from projections.sentences import Said, names, says
 from projections.tables import FIRM, ID, UTCDateTime, metadata
 
+ORDER_STEP = 1000
+"""More than a thread's participants (domain.chat.PARTICIPANTS_MAX)."""
+
 chat_threads = sa.Table(
     "rm_chat_threads",
     metadata,
@@ -43,7 +46,8 @@ chat_participants = sa.Table(
     sa.Column("contact_id", ID),
     sa.Column("added_at", UTCDateTime, nullable=False),
     sa.Column("last_read_seq", sa.Integer, nullable=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),  # order of joining (a position)
+    # Order of joining: the event's position * ORDER_STEP + the participant's place in it.
+    sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Index("ix_rm_chat_participants_member", "participant", "thread_id"),
 )
 
@@ -78,6 +82,7 @@ class ChatProjection(Projection):
         *,
         user_id: str | None = None,
         contact_id: str | None = None,
+        index: int = 0,
     ) -> None:
         key = staff_key(user_id) if user_id is not None else contact_key(str(contact_id))
         conn.execute(
@@ -89,7 +94,7 @@ class ChatProjection(Projection):
                 contact_id=contact_id,
                 added_at=e.timestamp,
                 last_read_seq=0,
-                seq=position,
+                seq=position * ORDER_STEP + index,
             )
         )
 
@@ -109,10 +114,10 @@ class ChatProjection(Projection):
                 position=position,
             )
         )
-        for user_id in e.user_ids:
-            self._add(conn, e, position, user_id=user_id)
-        for contact_id in e.contact_ids:
-            self._add(conn, e, position, contact_id=contact_id)
+        for index, user_id in enumerate(e.user_ids):
+            self._add(conn, e, position, user_id=user_id, index=index)
+        for index, contact_id in enumerate(e.contact_ids, start=len(e.user_ids)):
+            self._add(conn, e, position, contact_id=contact_id, index=index)
 
     @handles(ChatThread.ChatParticipantAdded)
     def added(self, conn: sa.Connection, e: Any, position: int) -> None:

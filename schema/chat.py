@@ -264,7 +264,7 @@ class ChatThreadPayload:
 
 @strawberry.type
 class ChatMessagePayload:
-    message: ChatMessage
+    chat_message: ChatMessage
     thread: ChatThread
 
 
@@ -316,7 +316,7 @@ class ChatMutation:
             given={"ChatThread": input.thread_id},
         )
         return ChatMessagePayload(
-            message=await ChatMessage.load(info, done.ids["message_id"]),
+            chat_message=await ChatMessage.load(info, done.ids["message_id"]),
             thread=await ChatThread.load(info, done.ids["thread_id"]),
         )
 
