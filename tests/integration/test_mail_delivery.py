@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -361,3 +362,35 @@ def test_a_rebuild_reproduces_the_email_log(idle: Container, smtp: SmtpServer) -
         kept = conn.execute(sa.select(sa.func.count()).select_from(deliveries)).scalar_one()
     assert after == before
     assert kept == 3  # the worker's own records are not a read model
+
+
+def test_the_background_worker_survives_a_database_outage(
+    idle: Container, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round that fails (the outbox cannot be read) is retried; the worker goes on."""
+    import infra.mail.worker as worker_module
+
+    real = worker_module.due_emails
+    failures = {"left": 2}
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "due_emails", flaky)
+    email_id = send(idle, register(idle), ["jane@client.test"])
+    worker = make_worker(idle, options_for(smtp.port, poll_interval=0.05))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not smtp.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert failures["left"] == 0
+    assert worker.error is None
+    idle.runner.catch_up()
+    assert row_of(idle, email_id).status == SENT
+    assert len(smtp.received) == 1
