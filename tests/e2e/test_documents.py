@@ -586,3 +586,18 @@ async def test_an_upload_cut_off_mid_stream_stores_nothing(live_server: LiveServ
     assert alive.json()["data"]["viewer"]["userId"] == "owner-1"
     assert container.store.head() == events
     assert list(container.documents.blobs.blobs()) == []
+
+
+async def test_a_repeated_upload_with_its_key_records_once(api: Api) -> None:
+    client_id = await register(api)
+    files = [("a.txt", b"alpha", "t/p"), ("b.txt", b"beta", "t/p")]
+    first = await upload(api, client_id, files, idempotencyKey="upload-1")
+    events, blobs = api.event_count(), blob_count(api)
+    again = await upload(api, client_id, files, idempotencyKey="upload-1")
+    assert [d["id"] for d in again["documents"]] == [d["id"] for d in first["documents"]]
+    assert (api.event_count(), blob_count(api)) == (events, blobs)
+    other = await upload_raw(
+        api, client_id, [("c.txt", b"gamma", "t/p")], idempotencyKey="upload-1"
+    )
+    assert other.json()["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert (api.event_count(), blob_count(api)) == (events, blobs)
