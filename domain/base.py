@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Self
 from uuid import UUID
 
@@ -28,18 +27,6 @@ class DossierEvent(Aggregate.Event):
 
     def about_client(self) -> UUID | None:
         """The client this event is about, if any (used by the activity history)."""
-        return None
-
-    def summarize(self, who: str, label: Callable[[str, str], str]) -> str | None:
-        """One sentence for the activity history, or None for the projection's default.
-
-        `who` is the actor's display name; `label(subject_id, fallback)` gives the last known
-        name of a client (its uuid as a string), contact or other subject.
-        """
-        return None
-
-    def subject_label(self) -> tuple[str, str] | None:
-        """(subject id, display name) this event establishes, for later summaries."""
         return None
 
 

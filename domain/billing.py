@@ -51,19 +51,6 @@ class ClientAccount(DossierAggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.add(self.currency, Decimal(self.amount))
 
-        def summarize(self, who: str, label: Any) -> str | None:
-            client = label(str(self.client_id), "a client")
-            if self.source == "overpayment":
-                invoice = label(str(self.invoice_id), "an invoice")
-                return (
-                    f"{self.amount} {self.currency} overpaid on {invoice} went to the credit "
-                    f"of {client}."
-                )
-            reason = f": {self.reason}" if self.reason else ""
-            return (
-                f"{who} issued a credit note of {self.amount} {self.currency} to {client}{reason}."
-            )
-
     class CreditApplied(AccountEvent):
         amount: str
         currency: str
@@ -71,10 +58,6 @@ class ClientAccount(DossierAggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.add(self.currency, -Decimal(self.amount))
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            invoice = label(str(self.invoice_id), "an invoice")
-            return f"{who} applied {self.amount} {self.currency} of credit to {invoice}."
 
     def __init__(self, firm_id: str, client_id: UUID) -> None:
         self.firm_id = firm_id
@@ -154,9 +137,6 @@ class FirmSettings(DossierAggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.currency = self.currency
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            return f"{who} set the firm's currency to {self.currency}."
 
     def __init__(self, firm_id: str) -> None:
         self.firm_id = firm_id

@@ -27,10 +27,6 @@ class InvoiceEvent(ClientRelatedEvent):
     """An event of an invoice's stream; it is about the invoice's client."""
 
 
-def _who_and_number(label: Any, e: Any) -> str:
-    return str(label(str(e.originator_id), "an invoice"))
-
-
 class Invoice(DossierAggregate):
     """An invoice issued to a client: lines in one currency, payments, possibly voided."""
 
@@ -41,16 +37,6 @@ class Invoice(DossierAggregate):
         currency: str
         lines: list[dict[str, str]]
         total: str
-
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), f"invoice {self.number}"
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            client = label(str(self.client_id), "a client")
-            return (
-                f"{who} issued invoice {self.number} to {client} for "
-                f"{self.total} {self.currency}, due {self.due_on}."
-            )
 
     class InvoicePaymentRecorded(InvoiceEvent):
         payment_id: str
@@ -80,21 +66,11 @@ class Invoice(DossierAggregate):
             else:
                 aggregate.status = PARTIALLY_PAID
 
-        def summarize(self, who: str, label: Any) -> str | None:
-            invoice = _who_and_number(label, self)
-            extra = f" ({self.credited} put on account)" if Decimal(self.credited) else ""
-            method = f" by {self.method}" if self.method else ""
-            return f"{who} recorded a payment of {self.amount}{method} on {invoice}{extra}."
-
     class InvoiceVoided(InvoiceEvent):
         reason: str | None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = VOID
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            reason = f": {self.reason}" if self.reason else ""
-            return f"{who} voided {_who_and_number(label, self)}{reason}."
 
     def __init__(
         self,

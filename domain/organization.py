@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -129,17 +129,6 @@ def clean_balances(
 class OrganizationEvent(ClientRelatedEvent):
     """An event of a linked organization; it is about the organization's client."""
 
-    def _names(self, label: Callable[[str, str], str]) -> tuple[str, str]:
-        """(organization label, client label)."""
-        org = label(str(self.originator_id), "an organization")
-        return org, label(str(self.client_id), "a client")
-
-
-def _join(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
 
 class LinkedOrganization(DossierAggregate):
     """A client's organization in an accounting system, linked or unlinked, with its ledger."""
@@ -149,15 +138,6 @@ class LinkedOrganization(DossierAggregate):
         external_id: str
         name: str
 
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), self.name
-
-        def summarize(self, who: str, label: Callable[[str, str], str]) -> str | None:
-            kind = PROVIDER_LABELS[AccountingProvider(self.provider)]
-            client = label(str(self.client_id), "a client")
-            org = f"{self.name} ({self.external_id})"
-            return f"{who} linked the {kind} organization {org} to {client}."
-
     class OrganizationRelinked(OrganizationEvent):
         name: str
 
@@ -165,28 +145,11 @@ class LinkedOrganization(DossierAggregate):
             aggregate.linked = True
             aggregate.name = self.name
 
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), self.name
-
-        def summarize(self, who: str, label: Callable[[str, str], str]) -> str | None:
-            client = label(str(self.client_id), "a client")
-            return f"{who} linked the organization {self.name} to {client} again."
-
     class OrganizationUnlinked(OrganizationEvent):
         staff_lost_access: list[str]
 
         def apply(self, aggregate: Any) -> None:
             aggregate.linked = False
-
-        def summarize(self, who: str, label: Callable[[str, str], str]) -> str | None:
-            org, client = self._names(label)
-            names = [label(f"staff:{self.firm_id}:{u}", u) for u in self.staff_lost_access]
-            lost = (
-                f"; {_join(names)} lost access to it"
-                if names
-                else "; no staff had access through the client's team"
-            )
-            return f"{who} unlinked the organization {org} from {client}{lost}."
 
     class LedgerBalancesImported(OrganizationEvent):
         balances: list[dict[str, Any]]  # account, period, balance (an exact decimal string)
@@ -198,20 +161,6 @@ class LinkedOrganization(DossierAggregate):
                     item["balance"]
                 )
 
-        def summarize(self, who: str, label: Callable[[str, str], str]) -> str | None:
-            org, client = self._names(label)
-            accounts = len({b["account"] for b in self.balances})
-            periods = sorted({b["period"] for b in self.balances})
-            span = periods[0] if len(periods) == 1 else f"{periods[0]} to {periods[-1]}"
-            count = len(self.balances)
-            plural = "" if count == 1 else "s"
-            acc = "account" if accounts == 1 else "accounts"
-            via = f" from {self.source}" if self.source else ""
-            return (
-                f"{who} imported {count} ledger balance{plural} ({accounts} {acc}, {span})"
-                f"{via} into {org} of {client}."
-            )
-
     class LedgerAlertAcknowledged(OrganizationEvent):
         account: str
         period: str
@@ -220,14 +169,6 @@ class LinkedOrganization(DossierAggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.acknowledged.setdefault(self.account, []).append(self.period)
-
-        def summarize(self, who: str, label: Callable[[str, str], str]) -> str | None:
-            org, client = self._names(label)
-            note = f": {self.note}" if self.note else ""
-            return (
-                f"{who} acknowledged the ledger alert on {self.account} for {self.period}"
-                f" in {org} of {client}{note}."
-            )
 
     def __init__(
         self, firm_id: str, client_id: UUID, provider: str, external_id: str, name: str

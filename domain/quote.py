@@ -39,10 +39,6 @@ class QuoteEvent(ClientRelatedEvent):
     """An event of a quote's stream; it is about the quote's client."""
 
 
-def _quote(label: Any, e: Any) -> str:
-    return str(label(str(e.originator_id), "a quote"))
-
-
 class Quote(DossierAggregate):
     """A quote issued to a client: lines in one currency, valid until a date."""
 
@@ -54,25 +50,12 @@ class Quote(DossierAggregate):
         lines: list[dict[str, str]]
         total: str
 
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), f"quote {self.number}"
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            client = label(str(self.client_id), "a client")
-            return (
-                f"{who} issued quote {self.number} to {client} for "
-                f"{self.total} {self.currency}, valid until {self.valid_until}."
-            )
-
     class QuoteAccepted(QuoteEvent):
         accepted_on: str
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = ACCEPTED
             aggregate.decided_on = self.accepted_on
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            return f"{who} marked {_quote(label, self)} as accepted."
 
     class QuoteDeclined(QuoteEvent):
         declined_on: str
@@ -82,19 +65,12 @@ class Quote(DossierAggregate):
             aggregate.status = DECLINED
             aggregate.decided_on = self.declined_on
 
-        def summarize(self, who: str, label: Any) -> str | None:
-            reason = f": {self.reason}" if self.reason else ""
-            return f"{who} marked {_quote(label, self)} as declined{reason}."
-
     class QuoteExpired(QuoteEvent):
         expired_on: str
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = EXPIRED
             aggregate.decided_on = self.expired_on
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            return f"{who} marked {_quote(label, self)} as expired."
 
     class QuoteConverted(QuoteEvent):
         invoice_id: UUID
@@ -103,9 +79,6 @@ class Quote(DossierAggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.status = CONVERTED
             aggregate.invoice_id = self.invoice_id
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            return f"{who} converted {_quote(label, self)} into invoice {self.invoice_number}."
 
     def __init__(
         self,

@@ -100,12 +100,6 @@ class ServiceSubscriptionEvent(ClientRelatedEvent):
     """An event of a service subscription's stream; it is about its client."""
 
 
-def _plan(label: Any, e: Any) -> str:
-    plan = label(str(e.originator_id), "a service subscription")
-    client = label(str(e.client_id), "a client")
-    return f"{plan} of {client}"
-
-
 class ServiceSubscription(DossierAggregate):
     """A client's subscription to a service plan: price per interval, dates, request limit."""
 
@@ -118,31 +112,11 @@ class ServiceSubscription(DossierAggregate):
         ends_on: str | None
         request_limit: int | None
 
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), f"the {self.plan_name} subscription"
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            client = label(str(self.client_id), "a client")
-            until = f" until {self.ends_on}" if self.ends_on else ""
-            limit = (
-                f", {self.request_limit} requests per period"
-                if self.request_limit is not None
-                else ""
-            )
-            return (
-                f"{who} started the {self.plan_name} subscription of {client} at "
-                f"{self.amount} {self.currency} per {self.interval.lower()} from "
-                f"{self.starts_on}{until}{limit}."
-            )
-
     class ServiceSubscriptionPaused(ServiceSubscriptionEvent):
         paused_on: str
 
         def apply(self, aggregate: Any) -> None:
             aggregate.state = PAUSED
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            return f"{who} paused {_plan(label, self)}."
 
     class ServiceSubscriptionResumed(ServiceSubscriptionEvent):
         resumed_on: str
@@ -150,19 +124,12 @@ class ServiceSubscription(DossierAggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.state = ACTIVE
 
-        def summarize(self, who: str, label: Any) -> str | None:
-            return f"{who} resumed {_plan(label, self)}."
-
     class ServiceSubscriptionCancelled(ServiceSubscriptionEvent):
         cancelled_on: str
         reason: str | None
 
         def apply(self, aggregate: Any) -> None:
             aggregate.state = CANCELLED
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            reason = f": {self.reason}" if self.reason else ""
-            return f"{who} cancelled {_plan(label, self)}{reason}."
 
     class ServiceRequestRecorded(ServiceSubscriptionEvent):
         recorded_on: str
@@ -174,14 +141,6 @@ class ServiceSubscription(DossierAggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.usage_period = self.period_start
             aggregate.requests_used = self.count
-
-        def summarize(self, who: str, label: Any) -> str | None:
-            of = f" of {self.limit}" if self.limit is not None else ""
-            note = f": {self.note}" if self.note else ""
-            return (
-                f"{who} recorded a service request on {_plan(label, self)} "
-                f"({self.count}{of} this period){note}."
-            )
 
     def __init__(
         self,

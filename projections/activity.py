@@ -1,4 +1,10 @@
-"""The activity history: one row per event, in global order, with a readable summary."""
+"""The activity history: one row per event, in global order, with a readable summary.
+
+The summary is the event's sentence from `projections.sentences.SENTENCES`; each feature
+registers its sentences in its own projection module, and `projections/registry.py` imports
+them all (build this projection through `all_projections()`). The core events' sentences
+(clients, contacts, comments, staff) are registered below.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,20 @@ import sqlalchemy as sa
 from eventsourcing.persistence import Notification
 
 from domain.base import Bookkeeping, DossierEvent
-from domain.client import Client, ClientEvent
+from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
 from domain.staff import StaffMember
 from projections.base import Projection, event_data
+from projections.sentences import (
+    Said,
+    join_words,
+    names,
+    says,
+    sentence_of,
+    staff_subject,
+    subject_of,
+)
 from projections.tables import activity, activity_subjects
 
 _FIELD_LABELS = {
@@ -29,12 +44,6 @@ def actor_label(actor: dict[str, Any]) -> str:
     if actor.get("impersonated_by"):
         label += f" (impersonated by {actor['impersonated_by']})"
     return label
-
-
-def _join(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 class ActivityProjection(Projection):
@@ -69,21 +78,11 @@ class ActivityProjection(Projection):
         """Every Dossier event is activity except record-keeping ones (idempotency, indexes)."""
         return not isinstance(event, Bookkeeping)
 
-    def _remember_subject(self, conn: sa.Connection, e: Any) -> None:
-        label: str | None = None
-        subject = str(e.originator_id)
-        if isinstance(e, Client.ClientRegistered):
-            label = e.name
-        elif isinstance(e, Client.ClientDetailsUpdated) and "name" in e.changes:
-            label = e.changes["name"]
-        elif isinstance(e, Contact.ContactCreated):
-            label = f"{e.first_name} {e.last_name}"
-        elif isinstance(e, StaffMember.StaffMemberAdded):
-            subject, label = f"staff:{e.firm_id}:{e.user_id}", e.name
-        if label is None and (own := e.subject_label()) is not None:
-            subject, label = own
-        if label is None:
+    def _remember_subject(self, conn: sa.Connection, e: DossierEvent) -> None:
+        named = subject_of(e)
+        if named is None:
             return
+        subject, label = named
         updated = conn.execute(
             sa.update(activity_subjects)
             .where(activity_subjects.c.id == subject)
@@ -99,41 +98,97 @@ class ActivityProjection(Projection):
         ).first()
         return fallback if row is None else str(row[0])
 
-    def summary(self, conn: sa.Connection, e: Any) -> str:
-        """One human-readable sentence describing what happened."""
-        who = actor_label(e.actor)
-        custom = e.summarize(who, lambda subject, fallback: self._label(conn, subject, fallback))
-        if custom is not None:
-            return str(custom)
-        client = ""
-        if isinstance(e, ClientEvent | Comment.CommentAdded):
-            cid = str(e.about_client())
-            client = self._label(conn, cid, "a client")
-        if isinstance(e, Client.ClientRegistered):
-            return f"{who} registered the {e.client_type.lower()} client {e.name}."
-        if isinstance(e, Client.ClientDetailsUpdated):
-            fields = _join([_FIELD_LABELS.get(k, k) for k in e.changes])
-            return f"{who} updated the {fields} of {client}."
-        if isinstance(e, Client.ContactLinked | Client.ContactUnlinked):
-            contact = self._label(conn, str(e.contact_id), "a contact")
-            if isinstance(e, Client.ContactUnlinked):
-                return f"{who} unlinked {contact} from {client}."
-            role = f" as {e.description}" if e.description else ""
-            return f"{who} linked {contact} to {client}{role}."
-        if isinstance(e, Client.TeamMemberAssigned | Client.TeamMemberRemoved):
-            member = self._label(conn, f"staff:{e.firm_id}:{e.user_id}", e.user_id)
-            if isinstance(e, Client.TeamMemberAssigned):
-                return f"{who} assigned {member} to the team of {client}."
-            return f"{who} removed {member} from the team of {client}."
-        if isinstance(e, Client.ClientPutOnHold):
-            reason = f": {e.reason}" if e.reason else ""
-            return f"{who} put {client} on hold{reason}."
-        if isinstance(e, Client.ClientHoldReleased):
-            return f"{who} released the hold on {client}."
-        if isinstance(e, Comment.CommentAdded):
-            return f"{who} commented on {client}."
-        if isinstance(e, Contact.ContactCreated):
-            return f"{who} created the contact {e.first_name} {e.last_name}."
-        if isinstance(e, StaffMember.StaffMemberAdded):
-            return f"{who} added {e.name} to the staff as {e.role.lower()}."
-        return f"{who} recorded {type(e).__name__}."
+    def summary(self, conn: sa.Connection, e: DossierEvent) -> str:
+        """One human-readable sentence describing what happened (see projections.sentences)."""
+        said = Said(
+            who=actor_label(e.actor),
+            label=lambda subject, fallback: self._label(conn, subject, fallback),
+        )
+        return sentence_of(e, said)
+
+
+# The core events' subjects and sentences ------------------------------------------------
+
+
+@names(Client.ClientRegistered)
+def _client_registered_names(e: Client.ClientRegistered) -> tuple[str, str]:
+    return str(e.originator_id), e.name
+
+
+@names(Client.ClientDetailsUpdated)
+def _client_renamed(e: Client.ClientDetailsUpdated) -> tuple[str, str] | None:
+    if "name" not in e.changes:
+        return None
+    return str(e.originator_id), e.changes["name"]
+
+
+@names(Contact.ContactCreated)
+def _contact_names(e: Contact.ContactCreated) -> tuple[str, str]:
+    return str(e.originator_id), f"{e.first_name} {e.last_name}"
+
+
+@names(StaffMember.StaffMemberAdded)
+def _staff_names(e: StaffMember.StaffMemberAdded) -> tuple[str, str]:
+    return staff_subject(e.firm_id, e.user_id), e.name
+
+
+@says(Client.ClientRegistered)
+def _client_registered(e: Client.ClientRegistered, said: Said) -> str:
+    return f"{said.who} registered the {e.client_type.lower()} client {e.name}."
+
+
+@says(Client.ClientDetailsUpdated)
+def _client_details_updated(e: Client.ClientDetailsUpdated, said: Said) -> str:
+    fields = join_words([_FIELD_LABELS.get(k, k) for k in e.changes])
+    return f"{said.who} updated the {fields} of {said.client(e)}."
+
+
+@says(Client.ContactLinked)
+def _contact_linked(e: Client.ContactLinked, said: Said) -> str:
+    contact = said.name_of(e.contact_id, "a contact")
+    role = f" as {e.description}" if e.description else ""
+    return f"{said.who} linked {contact} to {said.client(e)}{role}."
+
+
+@says(Client.ContactUnlinked)
+def _contact_unlinked(e: Client.ContactUnlinked, said: Said) -> str:
+    contact = said.name_of(e.contact_id, "a contact")
+    return f"{said.who} unlinked {contact} from {said.client(e)}."
+
+
+@says(Client.TeamMemberAssigned)
+def _team_member_assigned(e: Client.TeamMemberAssigned, said: Said) -> str:
+    member = said.staff(e, e.user_id)
+    return f"{said.who} assigned {member} to the team of {said.client(e)}."
+
+
+@says(Client.TeamMemberRemoved)
+def _team_member_removed(e: Client.TeamMemberRemoved, said: Said) -> str:
+    member = said.staff(e, e.user_id)
+    return f"{said.who} removed {member} from the team of {said.client(e)}."
+
+
+@says(Client.ClientPutOnHold)
+def _put_on_hold(e: Client.ClientPutOnHold, said: Said) -> str:
+    reason = f": {e.reason}" if e.reason else ""
+    return f"{said.who} put {said.client(e)} on hold{reason}."
+
+
+@says(Client.ClientHoldReleased)
+def _hold_released(e: Client.ClientHoldReleased, said: Said) -> str:
+    return f"{said.who} released the hold on {said.client(e)}."
+
+
+@says(Comment.CommentAdded)
+def _comment_added(e: Comment.CommentAdded, said: Said) -> str:
+    return f"{said.who} commented on {said.client(e)}."
+
+
+@says(Contact.ContactCreated)
+def _contact_created(e: Contact.ContactCreated, said: Said) -> str:
+    return f"{said.who} created the contact {e.first_name} {e.last_name}."
+
+
+@says(StaffMember.StaffMemberAdded)
+def _staff_member_added(e: StaffMember.StaffMemberAdded, said: Said) -> str:
+    return f"{said.who} added {e.name} to the staff as {e.role.lower()}."

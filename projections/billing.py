@@ -9,9 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from domain.billing import ClientAccount, FirmSettings
-from domain.invoice import VOID, Invoice
+from domain.invoice import VOID, Invoice, InvoiceEvent
 from domain.money import exact, quantize, zero
 from projections.base import Projection, handles
+from projections.sentences import Said, names, says
 from projections.tables import FIRM, ID, metadata
 
 invoices = sa.Table(
@@ -70,7 +71,7 @@ class BillingProjection(Projection):
         return row
 
     @handles(Invoice.InvoiceIssued)
-    def invoice_issued(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def invoice_issued(self, conn: sa.Connection, e: Invoice.InvoiceIssued, position: int) -> None:
         conn.execute(
             sa.insert(invoices).values(
                 id=str(e.originator_id),
@@ -106,7 +107,9 @@ class BillingProjection(Projection):
             )
 
     @handles(Invoice.InvoicePaymentRecorded)
-    def payment_recorded(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def payment_recorded(
+        self, conn: sa.Connection, e: Invoice.InvoicePaymentRecorded, position: int
+    ) -> None:
         row = conn.execute(sa.select(invoices).where(invoices.c.id == str(e.originator_id))).one()
         with exact():  # a figure that would need rounding raises instead of drifting
             paid = quantize(Decimal(row.paid) + Decimal(e.applied), row.currency)
@@ -133,7 +136,7 @@ class BillingProjection(Projection):
         )
 
     @handles(Invoice.InvoiceVoided)
-    def invoice_voided(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def invoice_voided(self, conn: sa.Connection, e: Invoice.InvoiceVoided, position: int) -> None:
         row = conn.execute(
             sa.select(invoices.c.currency).where(invoices.c.id == str(e.originator_id))
         ).one()
@@ -143,7 +146,12 @@ class BillingProjection(Projection):
             .values(status=VOID, balance=str(zero(row.currency)), void_reason=e.reason)
         )
 
-    def _add_credit(self, conn: sa.Connection, e: Any, sign: int) -> None:
+    def _add_credit(
+        self,
+        conn: sa.Connection,
+        e: ClientAccount.CreditAdded | ClientAccount.CreditApplied,
+        sign: int,
+    ) -> None:
         key = (
             client_credit.c.client_id == str(e.client_id),
             client_credit.c.currency == e.currency,
@@ -165,18 +173,78 @@ class BillingProjection(Projection):
             conn.execute(sa.update(client_credit).where(*key).values(balance=balance))
 
     @handles(ClientAccount.CreditAdded)
-    def credit_added(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def credit_added(
+        self, conn: sa.Connection, e: ClientAccount.CreditAdded, position: int
+    ) -> None:
         self._add_credit(conn, e, 1)
 
     @handles(ClientAccount.CreditApplied)
-    def credit_applied(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def credit_applied(
+        self, conn: sa.Connection, e: ClientAccount.CreditApplied, position: int
+    ) -> None:
         self._add_credit(conn, e, -1)
 
     @handles(FirmSettings.FirmCurrencySet)
-    def firm_currency_set(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def firm_currency_set(
+        self, conn: sa.Connection, e: FirmSettings.FirmCurrencySet, position: int
+    ) -> None:
         self._firm_row(conn, e.firm_id)
         conn.execute(
             sa.update(firm_billing)
             .where(firm_billing.c.firm_id == e.firm_id)
             .values(currency=e.currency)
         )
+
+
+# How billing events read in the activity history -------------------------------------------
+
+
+def _invoice(said: Said, e: InvoiceEvent) -> str:
+    return said.name_of(e.originator_id, "an invoice")
+
+
+@names(Invoice.InvoiceIssued)
+def _invoice_names(e: Invoice.InvoiceIssued) -> tuple[str, str]:
+    return str(e.originator_id), f"invoice {e.number}"
+
+
+@says(Invoice.InvoiceIssued)
+def _invoice_issued(e: Invoice.InvoiceIssued, said: Said) -> str:
+    return (
+        f"{said.who} issued invoice {e.number} to {said.client(e)} for "
+        f"{e.total} {e.currency}, due {e.due_on}."
+    )
+
+
+@says(Invoice.InvoicePaymentRecorded)
+def _payment_recorded(e: Invoice.InvoicePaymentRecorded, said: Said) -> str:
+    extra = f" ({e.credited} put on account)" if Decimal(e.credited) else ""
+    method = f" by {e.method}" if e.method else ""
+    return f"{said.who} recorded a payment of {e.amount}{method} on {_invoice(said, e)}{extra}."
+
+
+@says(Invoice.InvoiceVoided)
+def _invoice_voided(e: Invoice.InvoiceVoided, said: Said) -> str:
+    reason = f": {e.reason}" if e.reason else ""
+    return f"{said.who} voided {_invoice(said, e)}{reason}."
+
+
+@says(ClientAccount.CreditAdded)
+def _credit_added(e: ClientAccount.CreditAdded, said: Said) -> str:
+    client = said.client(e)
+    if e.source == "overpayment":
+        invoice = said.name_of(e.invoice_id, "an invoice")
+        return f"{e.amount} {e.currency} overpaid on {invoice} went to the credit of {client}."
+    reason = f": {e.reason}" if e.reason else ""
+    return f"{said.who} issued a credit note of {e.amount} {e.currency} to {client}{reason}."
+
+
+@says(ClientAccount.CreditApplied)
+def _credit_applied(e: ClientAccount.CreditApplied, said: Said) -> str:
+    invoice = said.name_of(e.invoice_id, "an invoice")
+    return f"{said.who} applied {e.amount} {e.currency} of credit to {invoice}."
+
+
+@says(FirmSettings.FirmCurrencySet)
+def _firm_currency_set(e: FirmSettings.FirmCurrencySet, said: Said) -> str:
+    return f"{said.who} set the firm's currency to {e.currency}."

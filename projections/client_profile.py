@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from domain.client import Client
+from domain.client import Client, ClientEvent
 from domain.contact import Contact
 from domain.staff import StaffMember
 from domain.values import details_complete
@@ -43,7 +43,7 @@ class ClientProfileProjection(Projection):
     )
 
     @staticmethod
-    def _touch(conn: sa.Connection, event: Any, **values: Any) -> None:
+    def _touch(conn: sa.Connection, event: ClientEvent, **values: Any) -> None:
         conn.execute(
             sa.update(clients)
             .where(clients.c.id == str(event.originator_id))
@@ -79,7 +79,9 @@ class ClientProfileProjection(Projection):
             )
 
     @handles(StaffMember.StaffMemberAdded)
-    def staff_member_added(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def staff_member_added(
+        self, conn: sa.Connection, e: StaffMember.StaffMemberAdded, position: int
+    ) -> None:
         conn.execute(
             sa.insert(staff).values(
                 id=str(e.originator_id),
@@ -93,7 +95,9 @@ class ClientProfileProjection(Projection):
         )
 
     @handles(Client.ClientRegistered)
-    def client_registered(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def client_registered(
+        self, conn: sa.Connection, e: Client.ClientRegistered, position: int
+    ) -> None:
         client_id = str(e.originator_id)
         conn.execute(
             sa.insert(clients).values(
@@ -116,7 +120,9 @@ class ClientProfileProjection(Projection):
         self._set_search_terms(conn, client_id, e.firm_id, NAME_SOURCE, [e.name])
 
     @handles(Client.ClientDetailsUpdated)
-    def client_details_updated(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def client_details_updated(
+        self, conn: sa.Connection, e: Client.ClientDetailsUpdated, position: int
+    ) -> None:
         client_id = str(e.originator_id)
         row = conn.execute(
             sa.select(clients.c.name, clients.c.client_type, clients.c.address).where(
@@ -145,7 +151,9 @@ class ClientProfileProjection(Projection):
         self._touch(conn, e, **values)
 
     @handles(Contact.ContactCreated)
-    def contact_created(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def contact_created(
+        self, conn: sa.Connection, e: Contact.ContactCreated, position: int
+    ) -> None:
         conn.execute(
             sa.insert(contacts).values(
                 id=str(e.originator_id),
@@ -159,7 +167,7 @@ class ClientProfileProjection(Projection):
         )
 
     @handles(Client.ContactLinked)
-    def contact_linked(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def contact_linked(self, conn: sa.Connection, e: Client.ContactLinked, position: int) -> None:
         client_id, contact_id = str(e.originator_id), str(e.contact_id)
         conn.execute(
             sa.insert(client_contacts).values(
@@ -177,7 +185,9 @@ class ClientProfileProjection(Projection):
         self._touch(conn, e)
 
     @handles(Client.ContactUnlinked)
-    def contact_unlinked(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def contact_unlinked(
+        self, conn: sa.Connection, e: Client.ContactUnlinked, position: int
+    ) -> None:
         client_id, contact_id = str(e.originator_id), str(e.contact_id)
         conn.execute(
             sa.delete(client_contacts).where(
@@ -189,7 +199,9 @@ class ClientProfileProjection(Projection):
         self._touch(conn, e)
 
     @handles(Client.TeamMemberAssigned)
-    def team_member_assigned(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def team_member_assigned(
+        self, conn: sa.Connection, e: Client.TeamMemberAssigned, position: int
+    ) -> None:
         client_id = str(e.originator_id)
         conn.execute(
             sa.insert(team).values(
@@ -204,7 +216,9 @@ class ClientProfileProjection(Projection):
         self._record_team_change(conn, e, position, "ASSIGNED")
 
     @handles(Client.TeamMemberRemoved)
-    def team_member_removed(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def team_member_removed(
+        self, conn: sa.Connection, e: Client.TeamMemberRemoved, position: int
+    ) -> None:
         conn.execute(
             sa.delete(team).where(
                 team.c.client_id == str(e.originator_id), team.c.user_id == e.user_id
@@ -212,7 +226,13 @@ class ClientProfileProjection(Projection):
         )
         self._record_team_change(conn, e, position, "REMOVED")
 
-    def _record_team_change(self, conn: sa.Connection, e: Any, position: int, change: str) -> None:
+    def _record_team_change(
+        self,
+        conn: sa.Connection,
+        e: Client.TeamMemberAssigned | Client.TeamMemberRemoved,
+        position: int,
+        change: str,
+    ) -> None:
         conn.execute(
             sa.insert(team_history).values(
                 client_id=str(e.originator_id),
@@ -226,7 +246,9 @@ class ClientProfileProjection(Projection):
         self._touch(conn, e)
 
     @handles(Client.ClientPutOnHold)
-    def client_put_on_hold(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def client_put_on_hold(
+        self, conn: sa.Connection, e: Client.ClientPutOnHold, position: int
+    ) -> None:
         client_id = str(e.originator_id)
         count = conn.execute(
             sa.select(sa.func.count()).where(client_holds.c.client_id == client_id)
@@ -243,7 +265,9 @@ class ClientProfileProjection(Projection):
         self._touch(conn, e, on_hold=True)
 
     @handles(Client.ClientHoldReleased)
-    def client_hold_released(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def client_hold_released(
+        self, conn: sa.Connection, e: Client.ClientHoldReleased, position: int
+    ) -> None:
         client_id = str(e.originator_id)
         latest = (
             sa.select(sa.func.max(client_holds.c.seq))

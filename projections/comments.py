@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from domain.comment import Comment
@@ -18,7 +16,7 @@ class CommentsProjection(Projection):
     tables = (comments,)
 
     @handles(Comment.CommentAdded)
-    def comment_added(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def comment_added(self, conn: sa.Connection, e: Comment.CommentAdded, position: int) -> None:
         conn.execute(
             sa.insert(comments).values(
                 id=str(e.originator_id),

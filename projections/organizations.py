@@ -10,8 +10,14 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from domain import insights
-from domain.organization import LinkedOrganization
+from domain.organization import (
+    PROVIDER_LABELS,
+    AccountingProvider,
+    LinkedOrganization,
+    OrganizationEvent,
+)
 from projections.base import Projection, handles
+from projections.sentences import Said, join_words, names, says
 from projections.tables import FIRM, ID, UTCDateTime, metadata
 
 AMOUNT = sa.String(40)
@@ -115,7 +121,9 @@ class OrganizationsProjection(Projection):
     tables = (linked_organizations, ledger_balances, ledger_alerts, ledger_acknowledgements)
 
     @handles(LinkedOrganization.OrganizationLinked)
-    def linked(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def linked(
+        self, conn: sa.Connection, e: LinkedOrganization.OrganizationLinked, position: int
+    ) -> None:
         conn.execute(
             sa.insert(linked_organizations).values(
                 id=str(e.originator_id),
@@ -133,7 +141,9 @@ class OrganizationsProjection(Projection):
         )
 
     @handles(LinkedOrganization.OrganizationRelinked)
-    def relinked(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def relinked(
+        self, conn: sa.Connection, e: LinkedOrganization.OrganizationRelinked, position: int
+    ) -> None:
         conn.execute(
             sa.update(linked_organizations)
             .where(linked_organizations.c.id == str(e.originator_id))
@@ -149,7 +159,9 @@ class OrganizationsProjection(Projection):
         )
 
     @handles(LinkedOrganization.OrganizationUnlinked)
-    def unlinked(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def unlinked(
+        self, conn: sa.Connection, e: LinkedOrganization.OrganizationUnlinked, position: int
+    ) -> None:
         conn.execute(
             sa.update(linked_organizations)
             .where(linked_organizations.c.id == str(e.originator_id))
@@ -162,7 +174,9 @@ class OrganizationsProjection(Projection):
         )
 
     @handles(LinkedOrganization.LedgerAlertAcknowledged)
-    def acknowledged(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def acknowledged(
+        self, conn: sa.Connection, e: LinkedOrganization.LedgerAlertAcknowledged, position: int
+    ) -> None:
         conn.execute(
             sa.insert(ledger_acknowledgements).values(
                 organization_id=str(e.originator_id),
@@ -177,7 +191,9 @@ class OrganizationsProjection(Projection):
         )
 
     @handles(LinkedOrganization.LedgerBalancesImported)
-    def imported(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def imported(
+        self, conn: sa.Connection, e: LinkedOrganization.LedgerBalancesImported, position: int
+    ) -> None:
         org = str(e.originator_id)
         keys = [(b["account"], b["period"]) for b in e.balances]
         b = ledger_balances.c
@@ -205,7 +221,12 @@ class OrganizationsProjection(Projection):
         self._recompute(conn, e, org, sorted({account for account, _ in keys}), position)
 
     def _recompute(
-        self, conn: sa.Connection, e: Any, org: str, accounts: list[str], position: int
+        self,
+        conn: sa.Connection,
+        e: LinkedOrganization.LedgerBalancesImported,
+        org: str,
+        accounts: list[str],
+        position: int,
     ) -> None:
         """Re-derive every alert of the touched accounts from their whole series."""
         b, a = ledger_balances.c, ledger_alerts.c
@@ -250,3 +271,67 @@ class OrganizationsProjection(Projection):
                 )
         if rows:
             conn.execute(sa.insert(ledger_alerts), rows)
+
+
+# How linked organizations read in the activity history -------------------------------------
+
+
+def _organization(said: Said, e: OrganizationEvent) -> str:
+    return said.name_of(e.originator_id, "an organization")
+
+
+@names(LinkedOrganization.OrganizationLinked, LinkedOrganization.OrganizationRelinked)
+def _organization_names(
+    e: LinkedOrganization.OrganizationLinked | LinkedOrganization.OrganizationRelinked,
+) -> tuple[str, str]:
+    return str(e.originator_id), e.name
+
+
+@says(LinkedOrganization.OrganizationLinked)
+def _linked(e: LinkedOrganization.OrganizationLinked, said: Said) -> str:
+    kind = PROVIDER_LABELS[AccountingProvider(e.provider)]
+    org = f"{e.name} ({e.external_id})"
+    return f"{said.who} linked the {kind} organization {org} to {said.client(e)}."
+
+
+@says(LinkedOrganization.OrganizationRelinked)
+def _relinked(e: LinkedOrganization.OrganizationRelinked, said: Said) -> str:
+    return f"{said.who} linked the organization {e.name} to {said.client(e)} again."
+
+
+@says(LinkedOrganization.OrganizationUnlinked)
+def _unlinked(e: LinkedOrganization.OrganizationUnlinked, said: Said) -> str:
+    staff = [said.staff(e, user_id) for user_id in e.staff_lost_access]
+    lost = (
+        f"; {join_words(staff)} lost access to it"
+        if staff
+        else "; no staff had access through the client's team"
+    )
+    return (
+        f"{said.who} unlinked the organization {_organization(said, e)} "
+        f"from {said.client(e)}{lost}."
+    )
+
+
+@says(LinkedOrganization.LedgerBalancesImported)
+def _imported(e: LinkedOrganization.LedgerBalancesImported, said: Said) -> str:
+    accounts = len({b["account"] for b in e.balances})
+    periods = sorted({b["period"] for b in e.balances})
+    span = periods[0] if len(periods) == 1 else f"{periods[0]} to {periods[-1]}"
+    count = len(e.balances)
+    plural = "" if count == 1 else "s"
+    acc = "account" if accounts == 1 else "accounts"
+    via = f" from {e.source}" if e.source else ""
+    return (
+        f"{said.who} imported {count} ledger balance{plural} ({accounts} {acc}, {span})"
+        f"{via} into {_organization(said, e)} of {said.client(e)}."
+    )
+
+
+@says(LinkedOrganization.LedgerAlertAcknowledged)
+def _acknowledged(e: LinkedOrganization.LedgerAlertAcknowledged, said: Said) -> str:
+    note = f": {e.note}" if e.note else ""
+    return (
+        f"{said.who} acknowledged the ledger alert on {e.account} for {e.period}"
+        f" in {_organization(said, e)} of {said.client(e)}{note}."
+    )

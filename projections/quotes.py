@@ -7,8 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from domain.quote import ACCEPTED, CONVERTED, DECLINED, EXPIRED, OPEN, Quote
+from domain.quote import ACCEPTED, CONVERTED, DECLINED, EXPIRED, OPEN, Quote, QuoteEvent
 from projections.base import Projection, handles
+from projections.sentences import Said, names, says
 from projections.tables import FIRM, ID, metadata
 
 quotes = sa.Table(
@@ -43,7 +44,7 @@ class QuotesProjection(Projection):
     tables = (quotes,)
 
     @handles(Quote.QuoteIssued)
-    def quote_issued(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def quote_issued(self, conn: sa.Connection, e: Quote.QuoteIssued, position: int) -> None:
         conn.execute(
             sa.insert(quotes).values(
                 id=str(e.originator_id),
@@ -60,15 +61,15 @@ class QuotesProjection(Projection):
             )
         )
 
-    def _update(self, conn: sa.Connection, e: Any, **values: Any) -> None:
+    def _update(self, conn: sa.Connection, e: QuoteEvent, **values: Any) -> None:
         conn.execute(sa.update(quotes).where(quotes.c.id == str(e.originator_id)).values(**values))
 
     @handles(Quote.QuoteAccepted)
-    def quote_accepted(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def quote_accepted(self, conn: sa.Connection, e: Quote.QuoteAccepted, position: int) -> None:
         self._update(conn, e, status=ACCEPTED, decided_on=date.fromisoformat(e.accepted_on))
 
     @handles(Quote.QuoteDeclined)
-    def quote_declined(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def quote_declined(self, conn: sa.Connection, e: Quote.QuoteDeclined, position: int) -> None:
         self._update(
             conn,
             e,
@@ -78,11 +79,11 @@ class QuotesProjection(Projection):
         )
 
     @handles(Quote.QuoteExpired)
-    def quote_expired(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def quote_expired(self, conn: sa.Connection, e: Quote.QuoteExpired, position: int) -> None:
         self._update(conn, e, status=EXPIRED, decided_on=date.fromisoformat(e.expired_on))
 
     @handles(Quote.QuoteConverted)
-    def quote_converted(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def quote_converted(self, conn: sa.Connection, e: Quote.QuoteConverted, position: int) -> None:
         self._update(
             conn,
             e,
@@ -90,3 +91,44 @@ class QuotesProjection(Projection):
             invoice_id=str(e.invoice_id),
             invoice_number=e.invoice_number,
         )
+
+
+# How quotes read in the activity history ---------------------------------------------------
+
+
+def _quote(said: Said, e: QuoteEvent) -> str:
+    return said.name_of(e.originator_id, "a quote")
+
+
+@names(Quote.QuoteIssued)
+def _quote_names(e: Quote.QuoteIssued) -> tuple[str, str]:
+    return str(e.originator_id), f"quote {e.number}"
+
+
+@says(Quote.QuoteIssued)
+def _quote_issued(e: Quote.QuoteIssued, said: Said) -> str:
+    return (
+        f"{said.who} issued quote {e.number} to {said.client(e)} for "
+        f"{e.total} {e.currency}, valid until {e.valid_until}."
+    )
+
+
+@says(Quote.QuoteAccepted)
+def _quote_accepted(e: Quote.QuoteAccepted, said: Said) -> str:
+    return f"{said.who} marked {_quote(said, e)} as accepted."
+
+
+@says(Quote.QuoteDeclined)
+def _quote_declined(e: Quote.QuoteDeclined, said: Said) -> str:
+    reason = f": {e.reason}" if e.reason else ""
+    return f"{said.who} marked {_quote(said, e)} as declined{reason}."
+
+
+@says(Quote.QuoteExpired)
+def _quote_expired(e: Quote.QuoteExpired, said: Said) -> str:
+    return f"{said.who} marked {_quote(said, e)} as expired."
+
+
+@says(Quote.QuoteConverted)
+def _quote_converted(e: Quote.QuoteConverted, said: Said) -> str:
+    return f"{said.who} converted {_quote(said, e)} into invoice {e.invoice_number}."

@@ -8,9 +8,11 @@ from uuid import UUID
 import pytest
 from eventsourcing.application import project_aggregate
 
+import projections.registry  # noqa: F401  (registers every feature's sentences)
 from domain.actor import ActingContext
 from domain.errors import InvalidInput, NotFound, RuleViolated
 from domain.organization import AccountingProvider, LinkedOrganization, organization_id
+from projections.sentences import Said, sentence_of, subject_of
 from tests.unit.helpers import ANN_DICT, FIRM_ID
 
 CLIENT = UUID("00000000-0000-4000-8000-0000000000c1")
@@ -46,10 +48,10 @@ def test_link_has_a_deterministic_id_and_a_readable_summary(acting: ActingContex
     assert isinstance(event, LinkedOrganization.OrganizationLinked)
     assert (event.external_id, event.name, event.actor) == ("6001", "Acme Books", ANN_DICT)
     assert event.about_client() == CLIENT
-    assert event.subject_label() == (str(org.id), "Acme Books")
+    assert subject_of(event) == (str(org.id), "Acme Books")
     LABELS[str(org.id)] = "Acme Books"
     assert (
-        event.summarize("Ann", label)
+        sentence_of(event, Said("Ann", label))
         == "Ann linked the Zoho Books organization Acme Books (6001) to Acme."
     )
 
@@ -72,7 +74,7 @@ def test_import_acknowledge_unlink_and_replay(acting: ActingContext) -> None:
     unlinked = events[-1]
     assert isinstance(unlinked, LinkedOrganization.OrganizationUnlinked)
     assert unlinked.staff_lost_access == ["user-bob", "user-zoe"]
-    assert unlinked.summarize("Ann", label) == (
+    assert sentence_of(unlinked, Said("Ann", label)) == (
         f"Ann unlinked the organization {label(str(org.id), 'an organization')} from Acme; "
         "Bob Baker and user-zoe lost access to it."
     )

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 
+import projections.registry  # noqa: F401  (registers every feature's sentences)
 from domain.actor import ActingContext
 from domain.errors import InvalidInput, RuleViolated
 from domain.numbering import (
@@ -25,6 +26,7 @@ from domain.quote import (
     Quote,
     effective_status,
 )
+from projections.sentences import Said, sentence_of, subject_of
 from tests.unit.helpers import FIRM_ID, collect, replay
 
 CLIENT = uuid4()
@@ -59,8 +61,8 @@ def test_issue_cleans_lines_and_totals_exactly(acting: ActingContext) -> None:
     [event] = collect(quote)
     assert isinstance(event, Quote.QuoteIssued)
     assert event.about_client() == CLIENT
-    assert event.subject_label() == (str(quote.id), "quote Q-000001")
-    assert event.summarize("Ann", label) == (
+    assert subject_of(event) == (str(quote.id), "quote Q-000001")
+    assert sentence_of(event, Said("Ann", label)) == (
         "Ann issued quote Q-000001 to Acme Ltd for 1005.00 EUR, valid until 2026-03-31."
     )
     assert event.actor["id"] == "user-ann" and event.firm_id == FIRM_ID
@@ -108,8 +110,8 @@ def test_accept_then_convert_once(acting: ActingContext) -> None:
         invoice_id,
         "2026-03-31",
     )
-    assert accepted.summarize("Ann", label) == "Ann marked quote Q-000001 as accepted."
-    assert converted.summarize("Ann", label) == (
+    assert sentence_of(accepted, Said("Ann", label)) == "Ann marked quote Q-000001 as accepted."
+    assert sentence_of(converted, Said("Ann", label)) == (
         "Ann converted quote Q-000001 into invoice INV-000009."
     )
     with pytest.raises(RuleViolated) as twice:
@@ -150,7 +152,7 @@ def test_replay_rebuilds_the_same_state(acting: ActingContext) -> None:
         quote.decided_on,
         quote.lines,
     )
-    assert events[0].summarize("Ann", label) is not None
+    assert sentence_of(events[0], Said("Ann", label)).startswith("Ann issued quote Q-000001")
 
 
 def test_numbers_and_sequence(acting: ActingContext) -> None:

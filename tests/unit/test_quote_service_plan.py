@@ -8,6 +8,7 @@ from uuid import uuid4
 
 import pytest
 
+import projections.registry  # noqa: F401  (registers every feature's sentences)
 from domain.actor import ActingContext
 from domain.errors import InvalidInput, LimitExceeded, RuleViolated
 from domain.service_plan import (
@@ -22,6 +23,7 @@ from domain.service_plan import (
     next_payment_on,
     state_on,
 )
+from projections.sentences import Said, sentence_of
 from tests.unit.helpers import collect, replay
 
 CLIENT = uuid4()
@@ -124,7 +126,7 @@ def test_request_limit_resets_each_period(acting: ActingContext) -> None:
     )
     assert sub.record_request(date(2026, 2, 28)) == 1
     events = collect(sub)
-    assert events[2].summarize("Ann", label) == (
+    assert sentence_of(events[2], Said("Ann", label)) == (
         "Ann recorded a service request on the Gold subscription of Acme Ltd "
         "(2 of 2 this period): payroll."
     )
@@ -161,7 +163,7 @@ def test_lifecycle_rules(acting: ActingContext) -> None:
         ended.pause(date(2027, 1, 1))
     assert past.value.rule == "SUBSCRIPTION_ENDED"
     events = collect(sub)
-    assert [e.summarize("Ann", label) for e in events] == [
+    assert [sentence_of(e, Said("Ann", label)) for e in events] == [
         "Ann started the Gold subscription of Acme Ltd at 99.00 EUR per month from 2026-01-31 "
         "until 2026-12-31, 2 requests per period.",
         "Ann paused the Gold subscription of Acme Ltd.",
