@@ -13,7 +13,8 @@ The answer streams from the blob store with the sniffed Content-Type, `Content-D
 attachment` (an ASCII fallback name and the exact one as `filename*=UTF-8''...`, RFC 6266),
 `ETag` (the quoted SHA-256; `If-None-Match` answers 304), `Accept-Ranges: bytes` (one range
 answers 206 with Content-Range; an unsatisfiable one 416) and `X-Content-Type-Options:
-nosniff`. A download (200, 206 or 304) records the staff member's first view of that version.
+nosniff`. A download (200, 206 or 304) records the staff member's first view of that version
+and waits until the read models show it (the next list says the document is not new).
 """
 
 from __future__ import annotations
@@ -193,7 +194,13 @@ class FilesEndpoint:
 
         def work() -> None:
             with acting_as(viewer.actor, viewer.firm_id, viewer.role):
-                documents.view_document(document_id, version)
+                outcome = documents.view_document(document_id, version)
+            if outcome.position is not None:
+                # Read your writes: the list shows the document as seen once this returns.
+                try:
+                    self.container.wait_for(outcome.position)
+                except TimeoutError:
+                    log.warning("document_view_not_projected_yet", position=outcome.position)
 
         try:
             await anyio.to_thread.run_sync(work)
