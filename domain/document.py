@@ -142,9 +142,6 @@ class Document(DossierAggregate):
         comment_id: UUID | None
         source: dict[str, str]
 
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), self.name
-
     class DocumentVersionUploaded(DocumentEvent):
         version_number: int
         name: str
@@ -158,18 +155,12 @@ class Document(DossierAggregate):
             )
             aggregate.name = self.name
 
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), self.name
-
     class DocumentRenamed(DocumentEvent):
         name: str
         previous_name: str
 
         def apply(self, aggregate: Any) -> None:
             aggregate.name = self.name
-
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), self.name
 
     class DocumentMoved(DocumentEvent):
         folder: str

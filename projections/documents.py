@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from domain.document import Document, StoredContent
 from projections.base import Projection, handles
-from projections.sentences import Said, says
+from projections.sentences import Said, names, says
 from projections.tables import FIRM, ID, UTCDateTime, metadata
 
 documents = sa.Table(
@@ -87,7 +87,7 @@ class DocumentsProjection(Projection):
     tables = (documents, document_versions, document_views)
 
     @handles(Document.DocumentUploaded)
-    def uploaded(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def uploaded(self, conn: sa.Connection, e: Document.DocumentUploaded, position: int) -> None:
         conn.execute(
             sa.insert(documents).values(
                 id=str(e.originator_id),
@@ -145,7 +145,9 @@ class DocumentsProjection(Projection):
         )
 
     @handles(Document.DocumentVersionUploaded)
-    def version_uploaded(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def version_uploaded(
+        self, conn: sa.Connection, e: Document.DocumentVersionUploaded, position: int
+    ) -> None:
         self._update(
             conn,
             e,
@@ -159,11 +161,11 @@ class DocumentsProjection(Projection):
         self._version(conn, e, e.version_number)
 
     @handles(Document.DocumentRenamed)
-    def renamed(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def renamed(self, conn: sa.Connection, e: Document.DocumentRenamed, position: int) -> None:
         self._update(conn, e, name=e.name, name_key=e.name.casefold())
 
     @handles(Document.DocumentMoved)
-    def moved(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def moved(self, conn: sa.Connection, e: Document.DocumentMoved, position: int) -> None:
         self._update(conn, e, folder=e.folder)
 
     def _tags(self, conn: sa.Connection, e: Any) -> list[str]:
@@ -173,17 +175,17 @@ class DocumentsProjection(Projection):
         return list(row.tags)
 
     @handles(Document.DocumentTagged)
-    def tagged(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def tagged(self, conn: sa.Connection, e: Document.DocumentTagged, position: int) -> None:
         self._update(conn, e, tags=self._tags(conn, e) + list(e.tags))
 
     @handles(Document.DocumentUntagged)
-    def untagged(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def untagged(self, conn: sa.Connection, e: Document.DocumentUntagged, position: int) -> None:
         gone = {t.casefold() for t in e.tags}
         kept = [t for t in self._tags(conn, e) if t.casefold() not in gone]
         self._update(conn, e, tags=kept)
 
     @handles(Document.DocumentViewed)
-    def viewed(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def viewed(self, conn: sa.Connection, e: Document.DocumentViewed, position: int) -> None:
         conn.execute(
             sa.insert(document_views).values(
                 document_id=str(e.originator_id),
@@ -195,15 +197,15 @@ class DocumentsProjection(Projection):
         )
 
     @handles(Document.DocumentRemoved)
-    def removed(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def removed(self, conn: sa.Connection, e: Document.DocumentRemoved, position: int) -> None:
         self._update(conn, e, removed=True, removed_reason=e.reason)
 
     @handles(Document.DocumentRestored)
-    def restored(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def restored(self, conn: sa.Connection, e: Document.DocumentRestored, position: int) -> None:
         self._update(conn, e, removed=False, removed_reason=None)
 
     @handles(Document.DocumentDeleted)
-    def deleted(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def deleted(self, conn: sa.Connection, e: Document.DocumentDeleted, position: int) -> None:
         self._update(
             conn,
             e,
@@ -214,7 +216,9 @@ class DocumentsProjection(Projection):
         )
 
     @handles(StoredContent.ContentErased)
-    def content_erased(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def content_erased(
+        self, conn: sa.Connection, e: StoredContent.ContentErased, position: int
+    ) -> None:
         v = document_versions.c
         conn.execute(
             sa.update(document_versions)
@@ -223,7 +227,14 @@ class DocumentsProjection(Projection):
         )
 
 
-# The activity history's sentences -------------------------------------------------------
+# The activity history's sentences and subjects ----------------------------------------------
+
+
+@names(Document.DocumentUploaded, Document.DocumentVersionUploaded, Document.DocumentRenamed)
+def _document_names(
+    e: Document.DocumentUploaded | Document.DocumentVersionUploaded | Document.DocumentRenamed,
+) -> tuple[str, str]:
+    return str(e.originator_id), e.name
 
 
 def _doc(said: Said, e: Any) -> str:
