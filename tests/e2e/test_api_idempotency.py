@@ -273,6 +273,12 @@ async def test_every_mutation_replays_without_recording(api: Api) -> None:
     }
 
 
+def events_besides_mail(api: Api) -> int:
+    """Events recorded so far, besides emails (domain.email: queued, sent by the mail worker)."""
+    found = api.container.store.recorder.select_notifications(start=1, limit=1_000_000)
+    return sum(1 for n in found if not n.topic.startswith("domain.email:"))
+
+
 async def test_replay_by_an_agent_and_by_a_manager_with_the_same_key(api: Api) -> None:
     await add_staff(api, "agent-1")
     await add_staff(api, "manager-1", "MANAGER")
@@ -287,7 +293,7 @@ async def test_replay_by_an_agent_and_by_a_manager_with_the_same_key(api: Api) -
         body="from the agent",
         idempotencyKey="c",
     )
-    count = api.event_count()
+    count = events_besides_mail(api)
     as_manager = await mutate(
         api,
         COMMENT,
@@ -299,7 +305,10 @@ async def test_replay_by_an_agent_and_by_a_manager_with_the_same_key(api: Api) -
     )
     assert as_manager["comment"]["id"] != as_agent["comment"]["id"]
     assert as_manager["comment"]["body"] == "from the manager"
-    assert api.event_count() == count + 2
+    # The comment, its key's record, the commenters index and agent-1's notification (an
+    # earlier commenter on the team); the notification email is left out with the mail worker's
+    # delivery records, which it writes meanwhile.
+    assert events_besides_mail(api) == count + 4
     again = await mutate(
         api,
         COMMENT,
@@ -310,7 +319,7 @@ async def test_replay_by_an_agent_and_by_a_manager_with_the_same_key(api: Api) -
         idempotencyKey="c",
     )
     assert again["comment"] == as_agent["comment"]
-    assert api.event_count() == count + 2
+    assert events_besides_mail(api) == count + 4
 
 
 # Concurrent retries ---------------------------------------------------------------------

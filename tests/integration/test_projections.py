@@ -203,8 +203,10 @@ HISTORY_COUNTS = {
     "rm_team": 3,
     "rm_team_history": 5,
     "rm_client_search": 12,
-    "rm_activity": 37,
-    "rm_activity_subjects": 10,
+    # 37 entries and 10 names, plus the 14 notification emails to the teams (each an entry
+    # naming its email).
+    "rm_activity": 51,
+    "rm_activity_subjects": 24,
     "rm_comments": 7,
 }
 
@@ -670,7 +672,24 @@ def test_activity_rows_and_summaries(idle: Container) -> None:
         (FIRM, None, "ContactCreated", ANN.id, "Ann created the contact Jane Doe."),
         (FIRM, a, "ContactLinked", ANN.id, "Ann linked Jane Doe to Acme as Director."),
         (FIRM, a, "TeamMemberAssigned", ANN.id, "Ann assigned Bob Baker to the team of Acme."),
+        # Bob (the team) is notified of the hold and the release: an email each, queued
+        # with the client's event (notifications themselves are record-keeping).
+        (
+            FIRM,
+            a,
+            "EmailQueued",
+            ANN.id,
+            'Ann queued a notification email "Acme is on hold" to bob@a.test about Acme.',
+        ),
         (FIRM, a, "ClientPutOnHold", ANN.id, "Ann put Acme on hold: Unpaid invoices."),
+        (
+            FIRM,
+            a,
+            "EmailQueued",
+            ANN.id,
+            'Ann queued a notification email "Acme is no longer on hold" to bob@a.test about '
+            "Acme.",
+        ),
         (FIRM, a, "ClientHoldReleased", ANN.id, "Ann released the hold on Acme."),
         (
             FIRM,
@@ -715,10 +734,11 @@ def test_activity_rows_and_summaries(idle: Container) -> None:
             "svc-import registered the other client Initech.",
         ),
     ]
-    # The Globex registration's idempotency record and the contacts' links indexes (two
-    # started, one link and one unlink recorded on Jane's) are the events without a row.
+    # The Globex registration's idempotency record, the contacts' links indexes (two
+    # started, one link and one unlink recorded on Jane's), Bob's two notifications and the
+    # commenters indexes of Acme and Globex are the events without a row.
     notifications = idle.store.recorder.select_notifications(start=1, limit=1000)
-    assert len(notifications) == len(rows) + 5
+    assert len(notifications) == len(rows) + 9
     assert data["ContactUnlinked"] == {"contact_id": str(jane)}
     assert data["ClientRegistered"] == {
         "name": "Initech",
