@@ -91,6 +91,12 @@ def make_history(container: Container, clock: Clock) -> dict[str, UUID]:
         bolt = UUID(
             done(svc.register_client(name="Bolt", client_type=ClientType.COMPANY)).ids["client_id"]
         )
+    # agent-1 is notified of a comment on Acme below; without the email (an activity entry
+    # of its own) the counts are the commands'.
+    with acting_as(Actor(id="agent-1", kind=ActorKind.STAFF, name="Al"), "firm-a", "agent"):
+        off = {"COMMENT": False, "CLIENT_ON_HOLD": False, "HOLD_RELEASED": False}
+        done(container.services.notifications.set_notification_preferences(email=off))
+    with as_owner():
         clock.set(at(3))
         done(svc.add_comment(acme, "one"))
         done(svc.add_comment(acme, "two"))
