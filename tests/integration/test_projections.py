@@ -687,8 +687,7 @@ def test_activity_rows_and_summaries(idle: Container) -> None:
             a,
             "EmailQueued",
             ANN.id,
-            'Ann queued a notification email "Acme is no longer on hold" to bob@a.test about '
-            "Acme.",
+            'Ann queued a notification email "Acme is no longer on hold" to bob@a.test about Acme.',
         ),
         (FIRM, a, "ClientHoldReleased", ANN.id, "Ann released the hold on Acme."),
         (
