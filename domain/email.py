@@ -88,9 +88,11 @@ def clean_recipients(field: str, addresses: list[str]) -> list[str]:
 
 
 class EmailEvent(DossierEvent):
-    """An event of an email's own stream; about its client when it has one."""
+    """An event of an email's own stream; about its client when it has one. Every event of
+    the stream carries the email's kind (notices to staff stay out of the activity history)."""
 
     client_id: UUID | None
+    kind: str
 
     def about_client(self) -> UUID | None:
         return self.client_id
@@ -132,9 +134,6 @@ class Email(DossierAggregate):
         message_id: str
         related: dict[str, Any]
 
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), f'"{self.subject}"'
-
     class EmailReceived(DossierCreated, EmailEvent):
         """A message received for a client, logged with the documents of its attachments."""
 
@@ -145,9 +144,6 @@ class Email(DossierAggregate):
         body: str
         message_id: str
         document_ids: list[UUID]
-
-        def subject_label(self) -> tuple[str, str] | None:
-            return str(self.originator_id), f'"{self.subject}"'
 
         def apply(self, aggregate: Any) -> None:
             aggregate.status = RECEIVED
@@ -295,6 +291,7 @@ class Email(DossierAggregate):
             self.trigger_event(
                 self.EmailFailed,
                 client_id=self.client_id,
+                kind=self.kind,
                 reason=clean_reason(f"gave up after {attempt} attempts: {reason}"),
                 attempts=attempt,
             )
@@ -302,6 +299,7 @@ class Email(DossierAggregate):
         self.trigger_event(
             self.EmailAttemptFailed,
             client_id=self.client_id,
+            kind=self.kind,
             attempt=attempt,
             reason=clean_reason(reason),
             retry_at=retry_at,
@@ -316,6 +314,7 @@ class Email(DossierAggregate):
         self.trigger_event(
             self.EmailSent,
             client_id=self.client_id,
+            kind=self.kind,
             sent_at=sent_at,
             attempts=self.attempts + 1,
             refused=[clean_reason(r) for r in (refused or [])][:RECIPIENTS_MAX],
@@ -327,6 +326,7 @@ class Email(DossierAggregate):
         self.trigger_event(
             self.EmailFailed,
             client_id=self.client_id,
+            kind=self.kind,
             reason=clean_reason(reason),
             attempts=self.attempts + 1,
         )

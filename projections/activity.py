@@ -17,6 +17,7 @@ from domain.base import Bookkeeping, DossierEvent
 from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
+from domain.email import EmailEvent, EmailKind
 from domain.staff import StaffMember
 from projections.base import Projection, event_data
 from projections.sentences import (
@@ -75,7 +76,11 @@ class ActivityProjection(Projection):
 
     @staticmethod
     def is_activity(event: DossierEvent) -> bool:
-        """Every Dossier event is activity except record-keeping ones (idempotency, indexes)."""
+        """Every Dossier event is activity except record-keeping ones (idempotency, indexes)
+        and the emails that notify staff (the comment or hold that caused them is the entry;
+        they stay in the profile's email log)."""
+        if isinstance(event, EmailEvent) and event.kind == EmailKind.NOTIFICATION:
+            return False
         return not isinstance(event, Bookkeeping)
 
     def _remember_subject(self, conn: sa.Connection, e: DossierEvent) -> None:

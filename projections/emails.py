@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from domain.email import FAILED, QUEUED, RECEIVED, SENT, Email, EmailKind
 from projections.base import Projection, handles, jsonable
-from projections.sentences import Said, join_words, says
+from projections.sentences import Said, join_words, names, says
 from projections.tables import FIRM, ID, UTCDateTime, metadata
 
 PREVIEW_MAX = 200
@@ -65,11 +65,11 @@ class EmailsProjection(Projection):
     tables = (emails,)
 
     @handles(Email.EmailQueued)
-    def queued(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def queued(self, conn: sa.Connection, e: Email.EmailQueued, position: int) -> None:
         self._insert(conn, e, position, status=QUEUED, next_attempt_at=e.timestamp)
 
     @handles(Email.EmailReceived)
-    def received(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def received(self, conn: sa.Connection, e: Email.EmailReceived, position: int) -> None:
         self._insert(
             conn,
             e,
@@ -80,7 +80,13 @@ class EmailsProjection(Projection):
             related={},
         )
 
-    def _insert(self, conn: sa.Connection, e: Any, position: int, **values: Any) -> None:
+    def _insert(
+        self,
+        conn: sa.Connection,
+        e: Email.EmailQueued | Email.EmailReceived,
+        position: int,
+        **values: Any,
+    ) -> None:
         row: dict[str, Any] = {
             "id": str(e.originator_id),
             "firm_id": e.firm_id,
@@ -106,11 +112,13 @@ class EmailsProjection(Projection):
         conn.execute(sa.update(emails).where(emails.c.id == str(e.originator_id)).values(**values))
 
     @handles(Email.EmailAttemptFailed)
-    def attempt_failed(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def attempt_failed(
+        self, conn: sa.Connection, e: Email.EmailAttemptFailed, position: int
+    ) -> None:
         self._update(conn, e, attempts=e.attempt, last_error=e.reason, next_attempt_at=e.retry_at)
 
     @handles(Email.EmailSent)
-    def sent(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def sent(self, conn: sa.Connection, e: Email.EmailSent, position: int) -> None:
         self._update(
             conn,
             e,
@@ -123,7 +131,7 @@ class EmailsProjection(Projection):
         )
 
     @handles(Email.EmailFailed)
-    def failed(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def failed(self, conn: sa.Connection, e: Email.EmailFailed, position: int) -> None:
         self._update(
             conn,
             e,
@@ -154,6 +162,11 @@ def _subject(e: Any, said: Said) -> str:
     return f"the email {label}" if label else "an email"
 
 
+@names(Email.EmailQueued, Email.EmailReceived)
+def _email_subject(e: Email.EmailQueued | Email.EmailReceived) -> tuple[str, str]:
+    return str(e.originator_id), f'"{e.subject}"'
+
+
 _KIND_WORDS = {
     EmailKind.MANUAL: "an email",
     EmailKind.NOTIFICATION: "a notification email",
@@ -163,13 +176,13 @@ _KIND_WORDS = {
 
 
 @says(Email.EmailQueued)
-def _queued(e: Any, said: Said) -> str:
+def _queued(e: Email.EmailQueued, said: Said) -> str:
     what = _KIND_WORDS.get(e.kind, "an email")
     return f'{said.who} queued {what} "{e.subject}" to {_recipients(e.to)}{_about(e, said)}.'
 
 
 @says(Email.EmailReceived)
-def _received(e: Any, said: Said) -> str:
+def _received(e: Email.EmailReceived, said: Said) -> str:
     count = len(e.document_ids)
     files = "" if count == 0 else f" with {count} attachment{'s' if count != 1 else ''}"
     sender = e.from_address or "an unknown sender"
@@ -177,7 +190,7 @@ def _received(e: Any, said: Said) -> str:
 
 
 @says(Email.EmailAttemptFailed)
-def _attempt_failed(e: Any, said: Said) -> str:
+def _attempt_failed(e: Email.EmailAttemptFailed, said: Said) -> str:
     return (
         f"Delivery attempt {e.attempt} of {_subject(e, said)} failed ({e.reason}); "
         f"it will be tried again at {e.retry_at.isoformat(timespec='seconds')}."
@@ -185,11 +198,11 @@ def _attempt_failed(e: Any, said: Said) -> str:
 
 
 @says(Email.EmailSent)
-def _sent(e: Any, said: Said) -> str:
+def _sent(e: Email.EmailSent, said: Said) -> str:
     refused = f"; refused: {'; '.join(e.refused)}" if e.refused else ""
     return f"{said.who} sent {_subject(e, said)}{refused}."
 
 
 @says(Email.EmailFailed)
-def _failed(e: Any, said: Said) -> str:
+def _failed(e: Email.EmailFailed, said: Said) -> str:
     return f"Delivery of {_subject(e, said)} failed for good: {e.reason}."

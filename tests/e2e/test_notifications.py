@@ -274,14 +274,22 @@ async def test_preferences_default_on_and_are_the_members_own(api: Api) -> None:
     ] == everything_on
     await comment(api, client_id, "hello", OWNER)
     rows = await api.gql(
-        """query($id: ID!) { client(id: $id) { overview { latestActivity { type data } } } }""",
+        """query($id: ID!) {
+          client(id: $id) {
+            emails(first: 20) { edges { node { kind to } } }
+            overview { latestActivity { type } }
+          }
+        }""",
         {"id": client_id},
     )
+    client = rows["data"]["client"]
     sent_to = sorted(
-        entry["data"]["to"][0]
-        for entry in rows["data"]["client"]["overview"]["latestActivity"]
-        if entry["type"] == "EmailQueued"
+        edge["node"]["to"][0]
+        for edge in client["emails"]["edges"]
+        if edge["node"]["kind"] == "NOTIFICATION"
     )
+    # The notices are in the client's email log, not in its activity history.
+    assert "EmailQueued" not in {entry["type"] for entry in client["overview"]["latestActivity"]}
     # agent-1 and manager-1 get the email; the watcher (email off) only the in-app entry.
     assert sent_to == ["agent-1@firm.test", "manager-1@firm.test"]
     assert texts(await listing(api, WATCHER)) == [

@@ -19,10 +19,8 @@ from uuid import UUID
 import psycopg
 import pytest
 import sqlalchemy as sa
-from eventsourcing.utils import resolve_topic
 
 from domain.actor import Actor, ActorKind, acting_as
-from domain.base import Bookkeeping
 from domain.client import Client
 from domain.values import ClientType, StaffRole
 from infra.container import Container
@@ -34,6 +32,7 @@ from infra.runner import (
     tracking_positions,
 )
 from infra.settings import Settings
+from projections.activity import ActivityProjection
 from projections.base import Projection
 from projections.billing import firm_billing
 from projections.parked import parked_events
@@ -183,9 +182,13 @@ def counts(snapshot: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
 
 def activity_positions(container: Container) -> list[int]:
     """The positions of the recorded events that count as activity (all but record-keeping:
-    key records, indexes)."""
+    key records, indexes, and the emails that notify staff)."""
     notifications = container.store.recorder.select_notifications(start=1, limit=100_000)
-    return [n.id for n in notifications if not issubclass(resolve_topic(n.topic), Bookkeeping)]
+    return [
+        n.id
+        for n in notifications
+        if ActivityProjection.is_activity(container.store.mapper.to_domain_event(n))
+    ]
 
 
 def positions_of(container: Container) -> dict[str, int]:
@@ -203,10 +206,9 @@ HISTORY_COUNTS = {
     "rm_team": 3,
     "rm_team_history": 5,
     "rm_client_search": 12,
-    # 37 entries and 10 names, plus the 14 notification emails to the teams (each an entry
-    # naming its email).
-    "rm_activity": 51,
-    "rm_activity_subjects": 24,
+    # 37 entries and 10 names (the notification emails to the teams are not activity).
+    "rm_activity": 37,
+    "rm_activity_subjects": 10,
     "rm_comments": 7,
 }
 
@@ -672,23 +674,9 @@ def test_activity_rows_and_summaries(idle: Container) -> None:
         (FIRM, None, "ContactCreated", ANN.id, "Ann created the contact Jane Doe."),
         (FIRM, a, "ContactLinked", ANN.id, "Ann linked Jane Doe to Acme as Director."),
         (FIRM, a, "TeamMemberAssigned", ANN.id, "Ann assigned Bob Baker to the team of Acme."),
-        # Bob (the team) is notified of the hold and the release: an email each, queued
-        # with the client's event (notifications themselves are record-keeping).
-        (
-            FIRM,
-            a,
-            "EmailQueued",
-            ANN.id,
-            'Ann queued a notification email "Acme is on hold" to bob@a.test about Acme.',
-        ),
+        # Bob (the team) is notified of the hold and the release; the notices and their
+        # emails are not activity (the hold is the entry).
         (FIRM, a, "ClientPutOnHold", ANN.id, "Ann put Acme on hold: Unpaid invoices."),
-        (
-            FIRM,
-            a,
-            "EmailQueued",
-            ANN.id,
-            'Ann queued a notification email "Acme is no longer on hold" to bob@a.test about Acme.',
-        ),
         (FIRM, a, "ClientHoldReleased", ANN.id, "Ann released the hold on Acme."),
         (
             FIRM,
@@ -734,10 +722,10 @@ def test_activity_rows_and_summaries(idle: Container) -> None:
         ),
     ]
     # The Globex registration's idempotency record, the contacts' links indexes (two
-    # started, one link and one unlink recorded on Jane's), Bob's two notifications and the
-    # commenters indexes of Acme and Globex are the events without a row.
+    # started, one link and one unlink recorded on Jane's), Bob's two notifications and their
+    # two emails, and the commenters indexes of Acme and Globex are the events without a row.
     notifications = idle.store.recorder.select_notifications(start=1, limit=1000)
-    assert len(notifications) == len(rows) + 9
+    assert len(notifications) == len(rows) + 11
     assert data["ContactUnlinked"] == {"contact_id": str(jane)}
     assert data["ClientRegistered"] == {
         "name": "Initech",
