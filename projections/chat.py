@@ -99,7 +99,7 @@ class ChatProjection(Projection):
         )
 
     @handles(ChatThread.ChatThreadStarted)
-    def started(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def started(self, conn: sa.Connection, e: ChatThread.ChatThreadStarted, position: int) -> None:
         conn.execute(
             sa.insert(chat_threads).values(
                 id=str(e.originator_id),
@@ -120,13 +120,20 @@ class ChatProjection(Projection):
             self._add(conn, e, position, contact_id=contact_id, index=index)
 
     @handles(ChatThread.ChatParticipantAdded)
-    def added(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def added(self, conn: sa.Connection, e: ChatThread.ChatParticipantAdded, position: int) -> None:
         self._add(conn, e, position, user_id=e.user_id, contact_id=e.contact_id)
 
     @handles(ChatThread.ChatParticipantRemoved)
-    def removed(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def removed(
+        self, conn: sa.Connection, e: ChatThread.ChatParticipantRemoved, position: int
+    ) -> None:
         p = chat_participants.c
-        key = staff_key(e.user_id) if e.user_id is not None else contact_key(e.contact_id)
+        if e.user_id is not None:
+            key = staff_key(e.user_id)
+        elif e.contact_id is not None:
+            key = contact_key(e.contact_id)
+        else:  # the domain names exactly one of them
+            return
         conn.execute(
             sa.delete(chat_participants).where(
                 p.thread_id == str(e.originator_id), p.participant == key
@@ -142,7 +149,7 @@ class ChatProjection(Projection):
         )
 
     @handles(ChatThread.ChatMessagePosted)
-    def posted(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def posted(self, conn: sa.Connection, e: ChatThread.ChatMessagePosted, position: int) -> None:
         conn.execute(
             sa.insert(chat_messages).values(
                 id=str(e.message_id),
@@ -164,7 +171,7 @@ class ChatProjection(Projection):
         self._read_to(conn, e, participant_of(e.actor), e.seq)
 
     @handles(ChatThread.ChatThreadRead)
-    def read(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def read(self, conn: sa.Connection, e: ChatThread.ChatThreadRead, position: int) -> None:
         self._read_to(conn, e, e.participant, e.seq)
 
 

@@ -6,8 +6,6 @@ so a rebuild (which applies the same events in the same order) gives the same ro
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from domain.base import DossierEvent
@@ -49,7 +47,9 @@ class NotificationsProjection(Projection):
     tables = (notifications, notification_settings)
 
     @handles(Notification.NotificationCreated)
-    def created(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def created(
+        self, conn: sa.Connection, e: Notification.NotificationCreated, position: int
+    ) -> None:
         conn.execute(
             sa.insert(notifications).values(
                 id=str(e.originator_id),
@@ -67,7 +67,7 @@ class NotificationsProjection(Projection):
         )
 
     @handles(Notification.NotificationRead)
-    def read(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def read(self, conn: sa.Connection, e: Notification.NotificationRead, position: int) -> None:
         n = notifications.c
         conn.execute(
             sa.update(notifications)
@@ -76,7 +76,9 @@ class NotificationsProjection(Projection):
         )
 
     @handles(NotificationInbox.AllNotificationsRead)
-    def all_read(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def all_read(
+        self, conn: sa.Connection, e: NotificationInbox.AllNotificationsRead, position: int
+    ) -> None:
         n = notifications.c
         conn.execute(
             sa.update(notifications)
@@ -89,7 +91,9 @@ class NotificationsProjection(Projection):
         )
 
     @handles(NotificationInbox.InboxOpened)
-    def inbox_opened(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def inbox_opened(
+        self, conn: sa.Connection, e: NotificationInbox.InboxOpened, position: int
+    ) -> None:
         conn.execute(
             sa.insert(notification_settings).values(
                 firm_id=e.firm_id, user_id=e.user_id, email=e.email
@@ -97,7 +101,9 @@ class NotificationsProjection(Projection):
         )
 
     @handles(NotificationInbox.EmailPreferencesSet)
-    def email_set(self, conn: sa.Connection, e: Any, position: int) -> None:
+    def email_set(
+        self, conn: sa.Connection, e: NotificationInbox.EmailPreferencesSet, position: int
+    ) -> None:
         s = notification_settings.c
         conn.execute(
             sa.update(notification_settings)
