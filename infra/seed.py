@@ -9,6 +9,7 @@ from uuid import UUID
 from domain.actor import Actor, ActorKind, acting_as
 from domain.values import ClientType, StaffRole
 from infra.container import Container
+from infra.services.documents import FileBytes, FileSource
 
 DEMO_FIRM = "demo-firm"
 DEMO_OWNER = "demo-owner"
@@ -165,6 +166,8 @@ def seed_demo_firm(container: Container) -> int:
             client_ids[4], address={"line1": "2 Bank Street", "city": "London", "country": "GB"}
         ).position
         position = seed_billing(container, client_ids) or position
+        position = seed_communications(container, client_ids) or position
+    position = seed_team_voices(container, client_ids) or position
     container.wait_for(position)
     return len(CLIENTS)
 
@@ -231,4 +234,85 @@ def seed_billing(container: Container, client_ids: list[UUID]) -> int | None:
                 starts_on=today - timedelta(days=40),
                 request_limit=5,
             ).position
+    return position
+
+
+# Documents, emails, chats and notifications ----------------------------------------------
+
+# A one-page PDF, a 1x1 PNG and a CSV: small, but real files of their kind (the media type is
+# sniffed from the bytes).
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+DEMO_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5f0000000049454e44ae426082"
+)
+
+
+def _demo_files(name: str) -> list[FileSource]:
+    slug = name.split()[0].lower().strip("&")
+    ledger = "date,description,amount\n2026-09-30,Bank interest,12.40\n2026-10-31,Fees,-35.00\n"
+    return [
+        FileBytes(f"{slug}-engagement-letter.pdf", DEMO_PDF),
+        FileBytes(f"{slug}-bank-statement-q3.csv", ledger.encode()),
+        FileBytes(f"{slug}-logo.png", DEMO_PNG),
+    ]
+
+
+def seed_communications(container: Container, client_ids: list[UUID]) -> int | None:
+    """Documents (some opened by the owner, one removed), emails to contacts and chats."""
+    services = container.services
+    position: int | None = None
+    for index, client_id in enumerate(client_ids[:6]):
+        if index == 1:  # on hold
+            continue
+        name = str(CLIENTS[index]["name"])
+        files = _demo_files(name)
+        uploaded = services.documents.upload_documents(
+            client_id, files[:2], folder="Tax/2026", tags=["year-end"]
+        )
+        services.documents.upload_documents(client_id, files[2:], folder="Branding")
+        first = UUID(uploaded.ids["document_ids"].split(",")[0])
+        if index % 2 == 0:  # the owner has opened the engagement letter; the rest stay new
+            services.documents.view_document(first)
+        contact = FIRST_NAMES[index % len(FIRST_NAMES)].lower()
+        last = LAST_NAMES[(index * 3) % len(LAST_NAMES)].lower()
+        domain = name.split()[0].lower().strip("&") or "example"
+        position = services.emails.send_email(
+            client_id,
+            to=[f"{contact}.{last}@{domain}.example"],
+            subject=f"Documents for {name}'s year-end",
+            body="Hello,\n\nPlease send the remaining bank statements by Friday.\n\nDana",
+        ).position
+        thread = services.chat.start_chat_thread(
+            client_id,
+            title="Year-end planning",
+            visibility="INTERNAL",
+            participant_user_ids=[str(STAFF[3 + index % 2][0]), "demo-manager"],
+        )
+        thread_id = UUID(thread.ids["thread_id"])
+        services.chat.post_chat_message(
+            thread_id, body="Statements for Q3 are in the Tax/2026 folder."
+        )
+        position = services.chat.post_chat_message(
+            thread_id, body="I'll start the review on Monday."
+        ).position
+    return position
+
+
+def seed_team_voices(container: Container, client_ids: list[UUID]) -> int | None:
+    """The manager and an agent comment too, so the owner (the demo token), an earlier
+    commenter, has unread notifications."""
+    position: int | None = None
+    for user_id, name, _email, role in STAFF[2:4]:
+        actor = Actor(id=user_id, kind=ActorKind.STAFF, name=name)
+        with acting_as(actor, DEMO_FIRM, role.value.lower()):
+            for client_id in client_ids[:4:2]:
+                position = container.services.clients.add_comment(
+                    client_id, f"{name}: reviewed the latest documents, all in order."
+                ).position
     return position
