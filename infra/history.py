@@ -28,6 +28,7 @@ from domain.values import ADDRESS_PARTS
 from infra.eventstore import EventStore
 from resolvers.billing import DEFAULT_CURRENCY, Summary, summarize
 from resolvers.history import (
+    FIELD_GROUPS,
     ClientState,
     FieldChangeRecord,
     HoldState,
@@ -43,19 +44,6 @@ PAGE = 500
 ADDRESS_NAMES = {part: "postalCode" if part == "postal_code" else part for part in ADDRESS_PARTS}
 ADDRESS_DOMAIN = {name: part for part, name in ADDRESS_NAMES.items()}
 
-# The order of a FieldChange's rows within one event, by field group.
-GROUPS = (
-    "name",
-    "type",
-    "tags",
-    "address",
-    "customFields",
-    "onHold",
-    "holdReason",
-    "contacts",
-    "team",
-    "detailsComplete",
-)
 
 # The values a field has before the client exists (registration diffs against these).
 EMPTY: dict[str, Any] = {
@@ -69,7 +57,7 @@ EMPTY: dict[str, Any] = {
 
 
 def _group(field: str) -> int:
-    return GROUPS.index(field.split(".", 1)[0])
+    return FIELD_GROUPS.index(field.split(".", 1)[0])
 
 
 def _address(client: Client) -> dict[str, Any] | None:

@@ -1,9 +1,10 @@
 """One path for a command: who may run it, which ids it names, what an expected failure is.
 
-A mutation resolver says only its permission (`May`, on the field), its ids (`local_id`), its
-command (`RequestContext.run`) and its payload. An expected failure is raised as a `Failure`
-(plain data); `schema.errors.ExpectedErrors` turns it into the member of the field's own result
-union that matches it, or into a top-level error with the same code when the union has none.
+A mutation resolver says only its permission (`May`, on the field), its ids and its command
+(`RequestContext.run_on`, or `local_id` and `RequestContext.run`) and its payload. An expected
+failure is raised as a `Failure` (plain data); `schema.errors.ExpectedErrors` turns it into the
+member of the field's own result union that matches it, or into a top-level error with the same
+code when the union has none.
 """
 
 from __future__ import annotations

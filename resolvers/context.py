@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
+from uuid import UUID
 
 import anyio.to_thread
 
@@ -13,7 +14,7 @@ from domain import access
 from domain.actor import acting_as
 from domain.errors import DomainError
 from resolvers.billing import BillingLoaders
-from resolvers.commands import failure_of
+from resolvers.commands import failure_of, local_id
 from resolvers.errors import forbidden, recorded_not_projected, unauthenticated, unavailable
 from resolvers.loaders import FeatureLoaders, Loaders
 from resolvers.pages import PageLoaders
@@ -181,3 +182,20 @@ class RequestContext:
             return await self.execute(viewer, lambda: call(self.ports))
         except DomainError as error:
             raise failure_of(error, given or {}) from None
+
+    async def run_on(
+        self,
+        kind: str,
+        global_id: str,
+        act: Callable[[Ports, UUID], Outcome],
+        *,
+        given: Mapping[str, str | None] | None = None,
+    ) -> Outcome:
+        """`run` a command on one entity named by the caller's global id of `kind`.
+
+        The id is decoded first (NOT_FOUND naming it when it is of another kind, as
+        `resolvers.commands.local_id`); `act` gets the ports and the uuid; a NOT_FOUND of the
+        command names `global_id` for `kind` (and the ids in `given` for other kinds).
+        """
+        found = local_id(global_id, kind)
+        return await self.run(lambda app: act(app, found), given={kind: global_id, **(given or {})})

@@ -42,18 +42,24 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 ADDRESS_FIELDS = ("line1", "line2", "city", "region", "postalCode", "country")
-FIXED_FIELDS = (
+FIELD_GROUPS = (
     "name",
     "type",
     "tags",
     "address",
-    *(f"address.{part}" for part in ADDRESS_FIELDS),
     "customFields",
     "onHold",
     "holdReason",
     "contacts",
     "team",
     "detailsComplete",
+)
+"""The client's history fields by group, in the order of a change's rows within one event."""
+_AFTER_ADDRESS = FIELD_GROUPS.index("address") + 1
+FIXED_FIELDS = (
+    *FIELD_GROUPS[:_AFTER_ADDRESS],
+    *(f"address.{part}" for part in ADDRESS_FIELDS),
+    *FIELD_GROUPS[_AFTER_ADDRESS:],
 )
 KEYED_PREFIXES = ("customFields.", "contacts.", "team.")
 VALID_FIELDS_TEXT = ", ".join(

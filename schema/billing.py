@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import strawberry
 
 from resolvers.billing import Summary, is_overdue, today
-from resolvers.commands import local_id, may_change, may_manage_staff, written
+from resolvers.commands import may_change, may_manage_staff, written
 from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
+from resolvers.ports import Outcome
 from schema.common import Info, Node, PageInfo, command, edges_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef
@@ -240,6 +241,11 @@ class InvoiceLineInput:
     unit_price: Decimal
 
 
+def line_values(lines: list[InvoiceLineInput]) -> list[tuple[str, Decimal, Decimal]]:
+    """The lines of an invoice or a quote as the services take them."""
+    return [(line.description, line.quantity, line.unit_price) for line in lines]
+
+
 @strawberry.input
 class IssueInvoiceInput:
     client_id: strawberry.ID
@@ -301,8 +307,8 @@ class InvoicePayload:
     invoice: Invoice
 
     @classmethod
-    async def load(cls, info: Info, invoice_id: str) -> InvoicePayload:
-        return cls(invoice=await Invoice.load(info, invoice_id))
+    async def load(cls, info: Info, done: Outcome) -> InvoicePayload:
+        return cls(invoice=await Invoice.load(info, done.ids["invoice_id"]))
 
 
 @strawberry.type
@@ -315,24 +321,17 @@ class FirmCurrencyPayload:
     currency: str
 
 
-IssueInvoiceResult: TypeAlias = Annotated[
-    InvoicePayload | ValidationError | NotFoundError | RuleViolationError,
-    strawberry.union("IssueInvoiceResult"),
-]
-RecordPaymentResult: TypeAlias = Annotated[
-    InvoicePayload | ValidationError | NotFoundError | RuleViolationError,
-    strawberry.union("RecordPaymentResult"),
-]
+InvoiceChange: TypeAlias = InvoicePayload | ValidationError | NotFoundError | RuleViolationError
+"""The members of the results of most invoice commands (each result is its own union)."""
+IssueInvoiceResult: TypeAlias = Annotated[InvoiceChange, strawberry.union("IssueInvoiceResult")]
+RecordPaymentResult: TypeAlias = Annotated[InvoiceChange, strawberry.union("RecordPaymentResult")]
 VoidInvoiceResult: TypeAlias = Annotated[
     InvoicePayload | NotFoundError | RuleViolationError, strawberry.union("VoidInvoiceResult")
 ]
 IssueCreditNoteResult: TypeAlias = Annotated[
     CreditNotePayload | ValidationError | NotFoundError, strawberry.union("IssueCreditNoteResult")
 ]
-ApplyCreditResult: TypeAlias = Annotated[
-    InvoicePayload | ValidationError | NotFoundError | RuleViolationError,
-    strawberry.union("ApplyCreditResult"),
-]
+ApplyCreditResult: TypeAlias = Annotated[InvoiceChange, strawberry.union("ApplyCreditResult")]
 SetFirmCurrencyResult: TypeAlias = Annotated[
     FirmCurrencyPayload | ValidationError, strawberry.union("SetFirmCurrencyResult")
 ]
@@ -342,10 +341,11 @@ SetFirmCurrencyResult: TypeAlias = Annotated[
 class BillingMutation:
     @command(may_change("issue invoices"))
     async def issue_invoice(self, info: Info, input: IssueInvoiceInput) -> IssueInvoiceResult:
-        client_id = local_id(input.client_id, "Client")
-        lines = [(line.description, line.quantity, line.unit_price) for line in input.lines]
-        done = await info.context.run(
-            lambda app: app.billing.issue_invoice(
+        lines = line_values(input.lines)
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.billing.issue_invoice(
                 client_id,
                 number=input.number,
                 issued_on=input.issued_on,
@@ -354,15 +354,15 @@ class BillingMutation:
                 lines=lines,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
-        return await InvoicePayload.load(info, done.ids["invoice_id"])
+        return await InvoicePayload.load(info, done)
 
     @command(may_change("record payments"))
     async def record_payment(self, info: Info, input: RecordPaymentInput) -> RecordPaymentResult:
-        invoice_id = local_id(input.invoice_id, "Invoice")
-        done = await info.context.run(
-            lambda app: app.billing.record_payment(
+        done = await info.context.run_on(
+            "Invoice",
+            input.invoice_id,
+            lambda app, invoice_id: app.billing.record_payment(
                 invoice_id,
                 amount=input.amount,
                 paid_on=input.paid_on,
@@ -371,20 +371,19 @@ class BillingMutation:
                 overpayment_to_credit=input.overpayment_to_credit,
                 key=input.idempotency_key,
             ),
-            given={"Invoice": input.invoice_id},
         )
-        return await InvoicePayload.load(info, done.ids["invoice_id"])
+        return await InvoicePayload.load(info, done)
 
     @command(may_change("void invoices"))
     async def void_invoice(self, info: Info, input: VoidInvoiceInput) -> VoidInvoiceResult:
-        invoice_id = local_id(input.invoice_id, "Invoice")
-        done = await info.context.run(
-            lambda app: app.billing.void_invoice(
+        done = await info.context.run_on(
+            "Invoice",
+            input.invoice_id,
+            lambda app, invoice_id: app.billing.void_invoice(
                 invoice_id, reason=input.reason, key=input.idempotency_key
             ),
-            given={"Invoice": input.invoice_id},
         )
-        return await InvoicePayload.load(info, done.ids["invoice_id"])
+        return await InvoicePayload.load(info, done)
 
     @command(
         may_change("issue credit notes"),
@@ -393,29 +392,29 @@ class BillingMutation:
     async def issue_credit_note(
         self, info: Info, input: IssueCreditNoteInput
     ) -> IssueCreditNoteResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.billing.issue_credit_note(
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.billing.issue_credit_note(
                 client_id,
                 amount=input.amount,
                 currency=input.currency,
                 reason=input.reason,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
         return CreditNotePayload(client=await ClientCore.load(info, done.ids["client_id"]))
 
     @command(may_change("apply credit"), description="Pay an invoice from the client's credit.")
     async def apply_credit(self, info: Info, input: ApplyCreditInput) -> ApplyCreditResult:
-        invoice_id = local_id(input.invoice_id, "Invoice")
-        done = await info.context.run(
-            lambda app: app.billing.apply_credit(
+        done = await info.context.run_on(
+            "Invoice",
+            input.invoice_id,
+            lambda app, invoice_id: app.billing.apply_credit(
                 invoice_id, amount=input.amount, applied_on=today(), key=input.idempotency_key
             ),
-            given={"Invoice": input.invoice_id},
         )
-        return await InvoicePayload.load(info, done.ids["invoice_id"])
+        return await InvoicePayload.load(info, done)
 
     @command(
         may_manage_staff("set the firm's currency"),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeAlias
+from collections.abc import Callable
+from typing import Annotated, Any, TypeAlias
+from uuid import UUID
 
 import strawberry
 
 from resolvers.commands import local_id, may_change, may_manage_clients, may_manage_staff
 from resolvers.errors import forbidden
+from resolvers.ports import Outcome, Ports
 from schema.client import Client
 from schema.common import Info, command
 from schema.errors import (
@@ -42,6 +45,10 @@ class AddStaffMemberSuccess:
 class ClientPayload:
     client: Client
 
+    @classmethod
+    async def load(cls, info: Info, done: Outcome) -> ClientPayload:
+        return cls(client=await Client.load(info, done.ids["client_id"]))
+
 
 @strawberry.type
 class LinkContactSuccess:
@@ -70,25 +77,20 @@ LinkContactResult: TypeAlias = Annotated[
     LinkContactSuccess | ValidationError | NotFoundError | ConflictError | LimitExceededError,
     strawberry.union("LinkContactResult"),
 ]
-UnlinkContactResult: TypeAlias = Annotated[
-    ClientPayload | NotFoundError | ConflictError | RuleViolationError,
-    strawberry.union("UnlinkContactResult"),
-]
+ClientChange: TypeAlias = ClientPayload | NotFoundError | ConflictError | RuleViolationError
+"""The members of the results of a change to a client (each result is its own union)."""
+UnlinkContactResult: TypeAlias = Annotated[ClientChange, strawberry.union("UnlinkContactResult")]
 AssignTeamMemberResult: TypeAlias = Annotated[
-    ClientPayload | NotFoundError | ConflictError | RuleViolationError,
-    strawberry.union("AssignTeamMemberResult"),
+    ClientChange, strawberry.union("AssignTeamMemberResult")
 ]
 RemoveTeamMemberResult: TypeAlias = Annotated[
-    ClientPayload | NotFoundError | ConflictError | RuleViolationError,
-    strawberry.union("RemoveTeamMemberResult"),
+    ClientChange, strawberry.union("RemoveTeamMemberResult")
 ]
 PutClientOnHoldResult: TypeAlias = Annotated[
-    ClientPayload | NotFoundError | ConflictError | RuleViolationError,
-    strawberry.union("PutClientOnHoldResult"),
+    ClientChange, strawberry.union("PutClientOnHoldResult")
 ]
 ReleaseClientHoldResult: TypeAlias = Annotated[
-    ClientPayload | NotFoundError | ConflictError | RuleViolationError,
-    strawberry.union("ReleaseClientHoldResult"),
+    ClientChange, strawberry.union("ReleaseClientHoldResult")
 ]
 AddCommentResult: TypeAlias = Annotated[
     AddCommentSuccess | ValidationError | NotFoundError, strawberry.union("AddCommentResult")
@@ -128,15 +130,16 @@ class Mutation:
                 key=input.idempotency_key,
             )
         )
-        return ClientPayload(client=await Client.load(info, done.ids["client_id"]))
+        return await ClientPayload.load(info, done)
 
     @command(may_change("change clients"))
     async def update_client_details(
         self, info: Info, input: UpdateClientDetailsInput
     ) -> UpdateClientDetailsResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.service.update_client_details(
+        return await _client_change(
+            info,
+            input.client_id,
+            lambda app, client_id: app.service.update_client_details(
                 client_id,
                 expected_version=input.expected_version,
                 name=input.name,
@@ -146,12 +149,11 @@ class Mutation:
                 custom_fields=custom_fields(input.custom_fields),
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
-        return ClientPayload(client=await Client.load(info, done.ids["client_id"]))
 
     @command(may_change("change clients"))
     async def link_contact(self, info: Info, input: LinkContactInput) -> LinkContactResult:
+        # Two ids, the second optional: decoded here in the order they are named.
         client_id = local_id(input.client_id, "Client")
         contact_id = local_id(input.contact_id, "Contact") if input.contact_id else None
         new = input.new_contact
@@ -174,87 +176,100 @@ class Mutation:
     @command(may_change("change clients"))
     async def unlink_contact(self, info: Info, input: UnlinkContactInput) -> UnlinkContactResult:
         contact_id = local_id(input.contact_id, "Contact")
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.service.unlink_contact(
+        return await _client_change(
+            info,
+            input.client_id,
+            lambda app, client_id: app.service.unlink_contact(
                 client_id,
                 contact_id,
                 expected_version=input.expected_version,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id, "Contact": input.contact_id},
+            contact=input.contact_id,
         )
-        return ClientPayload(client=await Client.load(info, done.ids["client_id"]))
 
     @command(may_manage_clients("change client teams"))
     async def assign_team_member(
         self, info: Info, input: AssignTeamMemberInput
     ) -> AssignTeamMemberResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.service.assign_team_member(
-                client_id,
-                str(input.user_id),
-                expected_version=input.expected_version,
-                key=input.idempotency_key,
-            ),
-            given={"Client": input.client_id, "StaffMember": str(input.user_id)},
-        )
-        return ClientPayload(client=await Client.load(info, done.ids["client_id"]))
+        return await _change_team(info, input, lambda clients: clients.assign_team_member)
 
     @command(may_manage_clients("change client teams"))
     async def remove_team_member(
         self, info: Info, input: RemoveTeamMemberInput
     ) -> RemoveTeamMemberResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.service.remove_team_member(
-                client_id,
-                str(input.user_id),
-                expected_version=input.expected_version,
-                key=input.idempotency_key,
-            ),
-            given={"Client": input.client_id, "StaffMember": str(input.user_id)},
-        )
-        return ClientPayload(client=await Client.load(info, done.ids["client_id"]))
+        return await _change_team(info, input, lambda clients: clients.remove_team_member)
 
     @command(may_change("change clients"))
     async def put_client_on_hold(
         self, info: Info, input: PutClientOnHoldInput
     ) -> PutClientOnHoldResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.service.put_client_on_hold(
+        return await _client_change(
+            info,
+            input.client_id,
+            lambda app, client_id: app.service.put_client_on_hold(
                 client_id,
                 reason=input.reason,
                 expected_version=input.expected_version,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
-        return ClientPayload(client=await Client.load(info, done.ids["client_id"]))
 
     @command(may_change("change clients"))
     async def release_client_hold(
         self, info: Info, input: ReleaseClientHoldInput
     ) -> ReleaseClientHoldResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.service.release_client_hold(
+        return await _client_change(
+            info,
+            input.client_id,
+            lambda app, client_id: app.service.release_client_hold(
                 client_id, expected_version=input.expected_version, key=input.idempotency_key
             ),
-            given={"Client": input.client_id},
         )
-        return ClientPayload(client=await Client.load(info, done.ids["client_id"]))
 
     @command(may_change("comment on clients"))
     async def add_comment(self, info: Info, input: AddCommentInput) -> AddCommentResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.service.add_comment(client_id, input.body, key=input.idempotency_key),
-            given={"Client": input.client_id},
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.service.add_comment(
+                client_id, input.body, key=input.idempotency_key
+            ),
         )
         return AddCommentSuccess(
             comment=await Comment.load(info, done.ids["comment_id"]),
             client=await Client.load(info, done.ids["client_id"]),
         )
+
+
+async def _change_team(
+    info: Info,
+    input: AssignTeamMemberInput | RemoveTeamMemberInput,
+    change: Callable[[Any], Callable[..., Outcome]],
+) -> ClientPayload:
+    """Assign or remove a team member: `change` picks the clients service's method."""
+    user_id = str(input.user_id)
+    return await _client_change(
+        info,
+        input.client_id,
+        lambda app, client_id: change(app.service)(
+            client_id, user_id, expected_version=input.expected_version, key=input.idempotency_key
+        ),
+        staff_member=user_id,
+    )
+
+
+async def _client_change(
+    info: Info,
+    client_id: str,
+    act: Callable[[Ports, UUID], Outcome],
+    *,
+    contact: str | None = None,
+    staff_member: str | None = None,
+) -> ClientPayload:
+    """Run a command on the client of `client_id` (`RequestContext.run_on`); a NOT_FOUND also
+    names the contact or staff member the caller gave. The payload is the client."""
+    done = await info.context.run_on(
+        "Client", client_id, act, given={"Contact": contact, "StaffMember": staff_member}
+    )
+    return await ClientPayload.load(info, done)

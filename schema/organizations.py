@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeAlias
 
 import strawberry
 
-from resolvers.commands import Failure, local_id, may_change, written
+from resolvers.commands import Failure, may_change, written
 from resolvers.ids import to_global_id, uuid_of
 from resolvers.organizations import OrganizationLoaders, alert_global_id, parse_alert_id
 from resolvers.ports import Outcome
@@ -316,16 +316,16 @@ class OrganizationsMutation:
     async def link_organization(
         self, info: Info, input: LinkOrganizationInput
     ) -> LinkOrganizationResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.organizations.link_organization(
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.organizations.link_organization(
                 client_id,
                 provider=input.provider.value,
                 external_id=input.external_id,
                 name=input.name,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
         return await LinkedOrganizationPayload.load(info, done)
 
@@ -336,10 +336,12 @@ class OrganizationsMutation:
     async def unlink_organization(
         self, info: Info, input: UnlinkOrganizationInput
     ) -> UnlinkOrganizationResult:
-        org_id = local_id(input.organization_id, "LinkedOrganization")
-        done = await info.context.run(
-            lambda app: app.organizations.unlink_organization(org_id, key=input.idempotency_key),
-            given={"LinkedOrganization": input.organization_id},
+        done = await info.context.run_on(
+            "LinkedOrganization",
+            input.organization_id,
+            lambda app, org_id: app.organizations.unlink_organization(
+                org_id, key=input.idempotency_key
+            ),
         )
         return await LinkedOrganizationPayload.load(info, done)
 
@@ -351,15 +353,15 @@ class OrganizationsMutation:
     async def import_ledger_balances(
         self, info: Info, input: ImportLedgerBalancesInput
     ) -> ImportLedgerBalancesResult:
-        org_id = local_id(input.organization_id, "LinkedOrganization")
         rows: list[tuple[str, str, Decimal | str]] = [
             (b.account, b.period, b.balance) for b in input.balances
         ]
-        done = await info.context.run(
-            lambda app: app.organizations.import_ledger_balances(
+        done = await info.context.run_on(
+            "LinkedOrganization",
+            input.organization_id,
+            lambda app, org_id: app.organizations.import_ledger_balances(
                 org_id, rows, source=input.source, key=input.idempotency_key
             ),
-            given={"LinkedOrganization": input.organization_id},
         )
         local = done.ids["organization_id"]
         alerts = await info.context.loaders_of(OrganizationLoaders).alerts_by_organization.load(

@@ -7,6 +7,7 @@ any recorded event. Each side of a conversion shows the other: Quote.invoice, In
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -15,11 +16,12 @@ from typing import Annotated, Any, TypeAlias
 import strawberry
 
 from resolvers.billing import today
-from resolvers.commands import local_id, may_change, written
+from resolvers.commands import may_change, written
 from resolvers.ids import from_global_id, to_global_id
 from resolvers.pages import check_first, page_after_position
+from resolvers.ports import Outcome
 from resolvers.quotes import LATEST_QUOTES, QuoteLoaders, quote_status
-from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money
+from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money, line_values
 from schema.common import Info, Node, PageInfo, command, edges_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef
@@ -207,6 +209,10 @@ class ConvertQuoteToInvoiceInput:
 class QuotePayload:
     quote: Quote
 
+    @classmethod
+    async def load(cls, info: Info, done: Outcome) -> QuotePayload:
+        return cls(quote=await Quote.load(info, done.ids["quote_id"]))
+
 
 @strawberry.type
 class ConvertQuotePayload:
@@ -235,10 +241,11 @@ class QuotesMutation:
         description="Issue (send) a quote to a client; refused while on hold.",
     )
     async def issue_quote(self, info: Info, input: IssueQuoteInput) -> IssueQuoteResult:
-        client_id = local_id(input.client_id, "Client")
-        lines = [(line.description, line.quantity, line.unit_price) for line in input.lines]
-        done = await info.context.run(
-            lambda app: app.quotes.issue_quote(
+        lines = line_values(input.lines)
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.quotes.issue_quote(
                 client_id,
                 number=input.number,
                 issued_on=input.issued_on,
@@ -247,46 +254,28 @@ class QuotesMutation:
                 lines=lines,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
-        return QuotePayload(quote=await Quote.load(info, done.ids["quote_id"]))
+        return await QuotePayload.load(info, done)
 
     @command(
         may_change("accept quotes"),
         description="Record that the client accepted an open, valid quote.",
     )
     async def accept_quote(self, info: Info, input: AcceptQuoteInput) -> QuoteDecisionResult:
-        quote_id = local_id(input.quote_id, "Quote")
-        done = await info.context.run(
-            lambda app: app.quotes.accept_quote(quote_id, on=today(), key=input.idempotency_key),
-            given={"Quote": input.quote_id},
-        )
-        return QuotePayload(quote=await Quote.load(info, done.ids["quote_id"]))
+        return await _decide(info, input, lambda quotes: quotes.accept_quote)
 
     @command(
         may_change("decline quotes"), description="Record that the client declined an open quote."
     )
     async def decline_quote(self, info: Info, input: DeclineQuoteInput) -> QuoteDecisionResult:
-        quote_id = local_id(input.quote_id, "Quote")
-        done = await info.context.run(
-            lambda app: app.quotes.decline_quote(
-                quote_id, on=today(), reason=input.reason, key=input.idempotency_key
-            ),
-            given={"Quote": input.quote_id},
-        )
-        return QuotePayload(quote=await Quote.load(info, done.ids["quote_id"]))
+        return await _decide(info, input, lambda quotes: quotes.decline_quote, reason=input.reason)
 
     @command(
         may_change("expire quotes"),
         description="Mark an open quote as expired (e.g. withdraw it).",
     )
     async def expire_quote(self, info: Info, input: ExpireQuoteInput) -> QuoteDecisionResult:
-        quote_id = local_id(input.quote_id, "Quote")
-        done = await info.context.run(
-            lambda app: app.quotes.expire_quote(quote_id, on=today(), key=input.idempotency_key),
-            given={"Quote": input.quote_id},
-        )
-        return QuotePayload(quote=await Quote.load(info, done.ids["quote_id"]))
+        return await _decide(info, input, lambda quotes: quotes.expire_quote)
 
     @command(
         may_change("issue invoices"),
@@ -295,21 +284,38 @@ class QuotesMutation:
     async def convert_quote_to_invoice(
         self, info: Info, input: ConvertQuoteToInvoiceInput
     ) -> ConvertQuoteToInvoiceResult:
-        quote_id = local_id(input.quote_id, "Quote")
-        done = await info.context.run(
-            lambda app: app.quotes.convert_quote(
+        done = await info.context.run_on(
+            "Quote",
+            input.quote_id,
+            lambda app, quote_id: app.quotes.convert_quote(
                 quote_id,
                 issued_on=input.issued_on or today(),
                 due_on=input.due_on,
                 number=input.number,
                 key=input.idempotency_key,
             ),
-            given={"Quote": input.quote_id},
         )
         return ConvertQuotePayload(
             quote=await Quote.load(info, done.ids["quote_id"]),
             invoice=await Invoice.load(info, done.ids["invoice_id"]),
         )
+
+
+async def _decide(
+    info: Info,
+    input: AcceptQuoteInput | DeclineQuoteInput | ExpireQuoteInput,
+    decision: Callable[[Any], Callable[..., Outcome]],
+    **details: Any,
+) -> QuotePayload:
+    """Accept, decline or expire a quote today: `decision` picks the quotes service's method."""
+    done = await info.context.run_on(
+        "Quote",
+        input.quote_id,
+        lambda app, quote_id: decision(app.quotes)(
+            quote_id, on=today(), key=input.idempotency_key, **details
+        ),
+    )
+    return await QuotePayload.load(info, done)
 
 
 @strawberry.type

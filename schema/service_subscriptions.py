@@ -9,6 +9,7 @@ period (from one billing date to the day before the next).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -17,7 +18,7 @@ from typing import Annotated, Any, TypeAlias
 import strawberry
 
 from resolvers.billing import today
-from resolvers.commands import local_id, may_change, written
+from resolvers.commands import may_change, written
 from resolvers.ids import to_global_id
 from resolvers.ports import Outcome
 from resolvers.quotes import QuoteLoaders, subscription_figures
@@ -192,9 +193,10 @@ class ServiceSubscriptionsMutation:
     async def start_service_subscription(
         self, info: Info, input: StartServiceSubscriptionInput
     ) -> StartServiceSubscriptionResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.service_subscriptions.start_subscription(
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.service_subscriptions.start_subscription(
                 client_id,
                 plan_name=input.plan_name,
                 amount=input.price.amount,
@@ -205,7 +207,6 @@ class ServiceSubscriptionsMutation:
                 request_limit=input.request_limit,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
         return await ServiceSubscriptionPayload.load(info, done)
 
@@ -213,14 +214,7 @@ class ServiceSubscriptionsMutation:
     async def pause_service_subscription(
         self, info: Info, input: ServiceSubscriptionInput
     ) -> ServiceSubscriptionChangeResult:
-        sub_id = local_id(input.subscription_id, "ServiceSubscription")
-        done = await info.context.run(
-            lambda app: app.service_subscriptions.pause_subscription(
-                sub_id, on=today(), key=input.idempotency_key
-            ),
-            given={"ServiceSubscription": input.subscription_id},
-        )
-        return await ServiceSubscriptionPayload.load(info, done)
+        return await _change(info, input, lambda subs: subs.pause_subscription)
 
     @command(
         may_change("resume service subscriptions"),
@@ -229,27 +223,15 @@ class ServiceSubscriptionsMutation:
     async def resume_service_subscription(
         self, info: Info, input: ServiceSubscriptionInput
     ) -> ServiceSubscriptionChangeResult:
-        sub_id = local_id(input.subscription_id, "ServiceSubscription")
-        done = await info.context.run(
-            lambda app: app.service_subscriptions.resume_subscription(
-                sub_id, on=today(), key=input.idempotency_key
-            ),
-            given={"ServiceSubscription": input.subscription_id},
-        )
-        return await ServiceSubscriptionPayload.load(info, done)
+        return await _change(info, input, lambda subs: subs.resume_subscription)
 
     @command(may_change("cancel service subscriptions"))
     async def cancel_service_subscription(
         self, info: Info, input: CancelServiceSubscriptionInput
     ) -> ServiceSubscriptionChangeResult:
-        sub_id = local_id(input.subscription_id, "ServiceSubscription")
-        done = await info.context.run(
-            lambda app: app.service_subscriptions.cancel_subscription(
-                sub_id, on=today(), reason=input.reason, key=input.idempotency_key
-            ),
-            given={"ServiceSubscription": input.subscription_id},
+        return await _change(
+            info, input, lambda subs: subs.cancel_subscription, reason=input.reason
         )
-        return await ServiceSubscriptionPayload.load(info, done)
 
     @command(
         may_change("record service requests"),
@@ -258,14 +240,24 @@ class ServiceSubscriptionsMutation:
     async def record_service_request(
         self, info: Info, input: RecordServiceRequestInput
     ) -> RecordServiceRequestResult:
-        sub_id = local_id(input.subscription_id, "ServiceSubscription")
-        done = await info.context.run(
-            lambda app: app.service_subscriptions.record_request(
-                sub_id, on=today(), note=input.note, key=input.idempotency_key
-            ),
-            given={"ServiceSubscription": input.subscription_id},
-        )
-        return await ServiceSubscriptionPayload.load(info, done)
+        return await _change(info, input, lambda subs: subs.record_request, note=input.note)
+
+
+async def _change(
+    info: Info,
+    input: ServiceSubscriptionInput | CancelServiceSubscriptionInput | RecordServiceRequestInput,
+    change: Callable[[Any], Callable[..., Outcome]],
+    **details: Any,
+) -> ServiceSubscriptionPayload:
+    """Change a subscription as of today: `change` picks the subscriptions service's method."""
+    done = await info.context.run_on(
+        "ServiceSubscription",
+        input.subscription_id,
+        lambda app, subscription_id: change(app.service_subscriptions)(
+            subscription_id, on=today(), key=input.idempotency_key, **details
+        ),
+    )
+    return await ServiceSubscriptionPayload.load(info, done)
 
 
 @strawberry.type

@@ -15,7 +15,7 @@ from domain.invoice import Invoice
 from domain.lines import Line
 from domain.money import clean_amount, quantize
 from domain.numbering import DocumentKind
-from infra.services.numbering import new_document
+from infra.services.numbering import issue_document
 from infra.services.unit_of_work import Change, Commands, Outcome
 
 
@@ -68,17 +68,22 @@ class BillingService(Commands):
         lines: list[Line],
     ) -> Change:
         """The unsaved change issuing an invoice (hold rule, numbering); also converts quotes."""
-        new = new_document(self.uow, DocumentKind.INVOICE, client_id, number, on_hold="invoices")
-        invoice = Invoice.issue(
-            client_id=new.client.id,
-            number=new.number,
-            issued_on=issued_on,
-            due_on=due_on,
-            currency=currency,
-            lines=lines,
-            invoice_id=new.id,
+        return issue_document(
+            self.uow,
+            DocumentKind.INVOICE,
+            client_id,
+            number,
+            on_hold="invoices",
+            issue=lambda new: Invoice.issue(
+                client_id=new.client.id,
+                number=new.number,
+                issued_on=issued_on,
+                due_on=due_on,
+                currency=currency,
+                lines=lines,
+                invoice_id=new.id,
+            ),
         )
-        return Change.of(invoice, *new.reservations)
 
     def record_payment(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -18,7 +19,7 @@ from domain.numbering import (
     format_document_number,
     number_sequence_id,
 )
-from infra.services.unit_of_work import UnitOfWork
+from infra.services.unit_of_work import Change, UnitOfWork
 
 
 def allocate_number(
@@ -73,3 +74,19 @@ def new_document(
     document_id = uuid4()
     number, reservations = allocate_number(uow, kind, given, document_id)
     return NewDocument(client, document_id, number, reservations)
+
+
+def issue_document(
+    uow: UnitOfWork,
+    kind: DocumentKind,
+    client_id: UUID,
+    given: str | None,
+    *,
+    on_hold: str,
+    issue: Callable[[NewDocument], DossierAggregate],
+) -> Change:
+    """The unsaved change issuing a new numbered document (`new_document`): `issue` creates it
+    from the new document's client, id and number; it is saved first, then the aggregates
+    reserving its number."""
+    new = new_document(uow, kind, client_id, given, on_hold=on_hold)
+    return Change.of(issue(new), *new.reservations)

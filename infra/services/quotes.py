@@ -14,7 +14,7 @@ from domain.lines import Line
 from domain.numbering import DocumentKind
 from domain.quote import Quote
 from infra.services.billing import BillingService
-from infra.services.numbering import new_document
+from infra.services.numbering import issue_document
 from infra.services.unit_of_work import Change, Commands, Outcome, UnitOfWork
 
 
@@ -42,17 +42,22 @@ class QuotesService(Commands):
         """Issue (send) an OPEN quote; the number is given (unique per firm) or generated."""
 
         def build() -> Change:
-            new = new_document(self.uow, DocumentKind.QUOTE, client_id, number, on_hold="quotes")
-            quote = Quote.issue(
-                client_id=new.client.id,
-                number=new.number,
-                issued_on=issued_on,
-                valid_until=valid_until,
-                currency=currency,
-                lines=lines,
-                quote_id=new.id,
+            return issue_document(
+                self.uow,
+                DocumentKind.QUOTE,
+                client_id,
+                number,
+                on_hold="quotes",
+                issue=lambda new: Quote.issue(
+                    client_id=new.client.id,
+                    number=new.number,
+                    issued_on=issued_on,
+                    valid_until=valid_until,
+                    currency=currency,
+                    lines=lines,
+                    quote_id=new.id,
+                ),
             )
-            return Change.of(quote, *new.reservations)
 
         return self.uow.run("issueQuote", key, build)
 

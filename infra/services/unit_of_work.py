@@ -16,7 +16,7 @@ import inspect
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -277,11 +277,39 @@ class UnitOfWork:
         """Load the visible aggregate, check its version, act on it, save it: most commands
         are exactly this. The outcome reports its ids (see `Change.of`) and `extra`."""
 
+        def alone(aggregate: A) -> tuple[DossierAggregate, ...]:
+            act(aggregate)
+            return ()
+
+        return self.change_with(
+            operation,
+            key,
+            kind,
+            aggregate_id,
+            alone,
+            expected_version=expected_version,
+            extra=extra,
+        )
+
+    def change_with(
+        self,
+        operation: str,
+        key: str | None,
+        kind: type[A],
+        aggregate_id: UUID,
+        act: Callable[[A], Iterable[DossierAggregate]],
+        *,
+        expected_version: int | None = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> Outcome:
+        """`change`, where `act` returns the other aggregates saved with it in the same
+        transaction (an index, notifications...): saved before it, so that its event stays the
+        command's position."""
+
         def build() -> Change:
             aggregate = self.visible(kind, aggregate_id)
             aggregate.check_version(expected_version)
-            act(aggregate)
-            return Change.of(aggregate, **(extra or {}))
+            return Change.of(*act(aggregate), aggregate, **(extra or {}))
 
         return self.run(operation, key, build)
 

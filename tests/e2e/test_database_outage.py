@@ -19,7 +19,6 @@ receives what was written after it, with no gap and no repeat.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +27,6 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
 from infra.auth import TokenIssuer
 from infra.container import Container
@@ -39,6 +37,7 @@ from projections.tables import activity
 from tests.conftest import POSTGRES_URL
 from tests.e2e.conftest import SECRET, LiveServer
 from tests.e2e.fault_proxy import FaultProxy, Mode
+from tests.e2e.servers import running
 from tests.e2e.test_live_support import connect, http
 
 DB_TIMEOUT = 1.5
@@ -59,14 +58,6 @@ def _via_proxy(url: str, port: int, schema: str) -> str:
     credentials = parts.netloc.rpartition("@")[0]
     netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
     return urlunsplit((parts.scheme, netloc, parts.path, f"schema={schema}", ""))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -92,21 +83,9 @@ def server(pg_schema: str, proxy: FaultProxy) -> Iterator[LiveServer]:
         # Until infra.container passes DOSSIER_DB_TIMEOUT on to DatabaseConfig.parse itself.
         container.db = DatabaseConfig.parse(settings.database_url, timeout=settings.db_timeout)
     app = create_app(settings, container)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=_free_port(), log_level="warning", lifespan="on"
-    )
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not uvicorn_server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield LiveServer(url=f"http://127.0.0.1:{config.port}", app=app, issuer=TokenIssuer(SECRET))
-    proxy.restore()  # a failed test must not leave the shutdown waiting on the outage
-    uvicorn_server.should_exit = True
-    thread.join(30)
+    with running(app) as served:
+        yield LiveServer(url=served.url, app=app, issuer=TokenIssuer(SECRET))
+        proxy.restore()  # a failed test must not leave the shutdown waiting on the outage
 
 
 async def _timed(request: Any) -> tuple[httpx.Response, float]:

@@ -9,8 +9,6 @@ server is ready: random input is refused at the command boundary or stored exact
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
@@ -19,7 +17,6 @@ from typing import Any, cast
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from graphql import build_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +25,8 @@ from schemathesis.graphql import nodes
 from infra.auth import TokenIssuer
 from infra.web import create_app
 from tests.conftest import make_database_url
-from tests.e2e.conftest import SECRET, _free_port, make_settings
+from tests.e2e.conftest import SECRET, make_settings
+from tests.e2e.servers import running
 
 # Strategies for Dossier's custom scalars: mostly well-formed values, with hostile ones mixed in
 # (the server must refuse those cleanly).
@@ -68,20 +66,9 @@ def fuzz_server(
 ) -> Iterator[tuple[str, dict[str, str]]]:
     database_url = make_database_url(str(request.param), tmp_path, request)
     app = create_app(make_settings(database_url))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
     token = TokenIssuer(SECRET).issue(sub="owner-1", firm="firm-a", role="owner", name="Owner")
-    yield f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
-    server.should_exit = True
-    thread.join(30)
+    with running(app) as served:
+        yield served.url, {"Authorization": f"Bearer {token}"}
 
 
 def assert_sound(response: Any) -> None:

@@ -15,17 +15,15 @@ import json
 import os
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from infra.http_guard import server_limits
 from infra.web import create_app
-from tests.e2e.conftest import _free_port, make_settings
+from tests.e2e.conftest import make_settings
+from tests.e2e.servers import running
 
 AUDIT = Path(__file__).resolve().parents[1] / "http_audit"
 INSTALL_TIMEOUT = 180
@@ -69,26 +67,8 @@ def node() -> str:
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(mode, GraphQL URL) of the app under uvicorn with the options `dossier serve` uses."""
     settings = make_settings(f"sqlite:///{tmp_path / 'dossier.db'}", env=str(request.param))
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        **server_limits(settings.max_body_bytes),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield settings.env, f"http://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    thread.join(30)
+    with running(create_app(settings), **server_limits(settings.max_body_bytes)) as served:
+        yield settings.env, f"{served.url}/graphql"
 
 
 def test_the_graphql_over_http_audit_passes(node: str, server: tuple[str, str]) -> None:

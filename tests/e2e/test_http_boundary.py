@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import select
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from websockets.exceptions import InvalidStatus
 
 from infra.http_guard import server_limits
 from infra.web import create_app
-from tests.e2e.conftest import Api, LiveServer, _free_port, make_settings
+from tests.e2e.conftest import Api, LiveServer, make_settings
+from tests.e2e.servers import running
 from tests.e2e.test_api_support import names, register
 from tests.e2e.test_live_support import PROTOCOL, ws_url
 
@@ -213,26 +212,8 @@ async def test_bodies_over_the_limit_and_posts_without_json(api: Api) -> None:
 def bounded_server(tmp_path: Path) -> Iterator[str]:
     """The app under uvicorn with the options `dossier serve` uses (server_limits)."""
     app = create_app(make_settings(f"sqlite:///{tmp_path / 'dossier.db'}", env="production"))
-    port = _free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-        **server_limits(),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(30)
+    with running(app, **server_limits()) as served:
+        yield served.address
 
 
 def _exchange(address: str, head: bytes, filler: bytes, total: int) -> tuple[bytes, int]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -25,7 +23,8 @@ from websockets.exceptions import ConnectionClosed
 from infra.auth import TokenIssuer
 from infra.settings import Settings
 from infra.web import create_app
-from tests.e2e.conftest import SECRET, LiveServer, _free_port
+from tests.e2e.conftest import SECRET, LiveServer
+from tests.e2e.servers import running
 
 PROTOCOL = "graphql-transport-ws"
 TIMEOUT = 15.0
@@ -252,23 +251,8 @@ class ServedApp(LiveServer):
 def serve(settings: Settings) -> Iterator[ServedApp]:
     """The app built from `settings` under a real uvicorn server on a free loopback port."""
     app = create_app(settings)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield ServedApp(
-            url=f"http://127.0.0.1:{port}", app=app, issuer=TokenIssuer(SECRET), server=server
-        )
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with running(app) as served:
+        yield ServedApp(url=served.url, app=app, issuer=TokenIssuer(SECRET), server=served.server)
 
 
 async def refusal(base_url: str, **connect_args: Any) -> tuple[int, str]:

@@ -14,7 +14,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from infra.auth import TokenIssuer
 from infra.metrics import MAX_OPERATION_LABELS
 from infra.web import create_app
-from tests.e2e.conftest import SECRET, Api, _free_port, make_settings
+from tests.e2e.conftest import SECRET, Api, make_settings
+from tests.e2e.servers import free_port
 from tests.e2e.test_api_support import COMMENT, REGISTER, mutate
 
 
@@ -112,7 +113,7 @@ async def test_caller_chosen_labels_are_bounded(metered: Api) -> None:
 
 
 async def test_metrics_can_be_served_apart_on_their_own_port(database_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     settings = dataclasses.replace(make_settings(database_url), metrics_port=port)
     app = create_app(settings)
     async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
