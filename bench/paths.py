@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.markup import escape
 
-from bench import documents, floor, peer
+from bench import documents, files, floor, peer
 from bench.config import FIRM, OWNER, OWNER_NAME, SECRET, BenchConfig
 from bench.dataset import Dataset, owner, settings_for
 from bench.load import LiveSpec, LoadSpec, run_load
@@ -641,7 +641,11 @@ def run_backend(
 
     run.say("starting uvicorn")
     measured: dict[str, dict[str, Any]] = {}
-    with Server(run.url, run.work_dir / "server.log") as server:
+    blobs = {
+        "DOSSIER_BLOB_STORE": "postgresql" if run.backend == "postgresql" else "directory",
+        "DOSSIER_BLOB_DIR": str(run.work_dir / "blobs"),
+    }
+    with Server(run.url, run.work_dir / "server.log", extra_env=blobs) as server:
         phase = config.phase_seconds
         warm = profile_bodies(profile, ds.profile_clients[:1])
         cold = profile_bodies(profile, ds.profile_clients)
@@ -731,6 +735,17 @@ def run_backend(
         time_travel(run, schema, server)
         run.say("live delivery")
         live(run, schema, server, scratch)
+        run.say("document upload and download")
+        count = 8 if config.quick else 24
+        for figure in files.measure(
+            run.backend,
+            server.url.removesuffix("/graphql"),
+            token(),
+            scratch.fresh_client,
+            run.work_dir,
+            count,
+        ):
+            run.add(figure)
 
     if run.backend != "postgresql":
         for name in ("profile_warm_rps_vs_postgraphile", "profile_cold_rps_vs_postgraphile"):

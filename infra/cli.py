@@ -20,6 +20,8 @@ from rich.progress import (
 )
 
 from infra.auth import TokenIssuer
+from infra.cli_blobs import blobs_app
+from infra.cli_mail import mail_app
 from infra.cli_projections import projections_app
 from infra.container import Container
 from infra.logging import configure_logging
@@ -28,6 +30,8 @@ from infra.settings import Settings
 app = typer.Typer(help="Dossier: the event-sourced client-profile API.", no_args_is_help=True)
 console = Console(stderr=True)
 app.add_typer(projections_app, name="projections")
+app.add_typer(blobs_app, name="blobs")
+app.add_typer(mail_app, name="mail")
 
 
 def _settings() -> Settings:

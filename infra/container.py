@@ -10,6 +10,7 @@ import structlog
 
 from domain.audit import ChainVerification
 from infra.audit import AuditStore
+from infra.blobs import blob_store
 from infra.database import DatabaseConfig, create_engine, ensure_schema
 from infra.eventstore import EventStore
 from infra.history import EventHistory
@@ -18,6 +19,7 @@ from infra.runner import ProjectionRunner, parked_positions
 from infra.services import (
     BillingService,
     ClientsService,
+    DocumentsService,
     OrganizationsService,
     QuotesService,
     Services,
@@ -57,7 +59,7 @@ class Container:
             all_projections(),
             poll_interval=self.settings.poll_interval,
         )
-        self._services = Services.over(self._store)
+        self._services = Services.over(self._store, blob_store(self.settings, self._engine))
         self._live = ActivityFanout(
             self._engine, self.db, self._store.head, options=self.settings.live
         )
@@ -129,6 +131,10 @@ class Container:
     @property
     def service_subscriptions(self) -> ServiceSubscriptionsService:
         return self.services.subscriptions
+
+    @property
+    def documents(self) -> DocumentsService:
+        return self.services.documents
 
     @property
     def history(self) -> EventHistory:

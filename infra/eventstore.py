@@ -10,10 +10,13 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import Recording
 
 from domain.billing import ClientAccount, FirmSettings
+from domain.chat import ChatThread
 from domain.client import Client
 from domain.comment import Comment
 from domain.contact import Contact
+from domain.document import Document
 from domain.invoice import Invoice
+from domain.notification import ClientCommenters, NotificationInbox
 from domain.numbering import NumberSequence
 from domain.organization import LinkedOrganization
 from domain.quote import Quote
@@ -45,6 +48,10 @@ class EventStore(Application[UUID]):
         Quote: SNAPSHOT_INTERVAL,
         ServiceSubscription: SNAPSHOT_INTERVAL,
         LinkedOrganization: SNAPSHOT_INTERVAL,
+        ChatThread: SNAPSHOT_INTERVAL,
+        ClientCommenters: SNAPSHOT_INTERVAL,
+        NotificationInbox: SNAPSHOT_INTERVAL,
+        Document: SNAPSHOT_INTERVAL,
     }
 
     def __init__(

@@ -12,7 +12,10 @@ Before anything else reads the request it:
 - reads a request body (any method but GET and HEAD) only up to `max_body_bytes`
   (DOSSIER_MAX_BODY_BYTES): a Content-Length over it is refused at once, and a chunked body that
   grows past it is refused without reading the rest (413, the connection is closed);
-- for a POST to the GraphQL path, requires `Content-Type: application/json` (415 otherwise),
+- for a POST to the GraphQL path with `Content-Type: multipart/form-data` (file uploads),
+  requires a valid bearer token (401) and checks the body while it streams in, with its own
+  limits (infra.multipart_check: 5 MB per file, 25 files' worth in all);
+- for any other POST to the GraphQL path, requires `Content-Type: application/json` (415 otherwise),
   and a body that is UTF-8 text holding one JSON object without unpaired surrogate escapes
   (400 otherwise; batches are not supported); the parsed object is kept in `scope["state"]`.
 
@@ -35,6 +38,13 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.auth import AuthError, TokenIssuer
+from infra.multipart_check import (
+    MAX_MULTIPART_BYTES,
+    MultipartBody,
+    MultipartRefused,
+    is_multipart,
+    refusal_body,
+)
 from resolvers.viewer import Viewer
 
 MAX_HEADER_BYTES = 8 * 1024
@@ -57,6 +67,19 @@ STANDING_KEY = "dossier.standing"
 """What the staff records said of the identity's viewer, when already read (the cache does)."""
 
 BODYLESS_METHODS = frozenset({"GET", "HEAD"})
+
+_OWN_BODY_PATHS = re.compile(r"/clients/[^/]{1,300}/inbound-email")
+
+
+def reads_own_body(scope: Scope) -> bool:
+    """A route that checks the identity itself and reads its request body with its own bound
+    (POST /clients/{id}/inbound-email: raw messages up to infra.mail.inbound's limit)."""
+    path = scope.get("path")
+    return (
+        scope.get("method") == "POST"
+        and isinstance(path, str)
+        and _OWN_BODY_PATHS.fullmatch(path) is not None
+    )
 
 
 class BadRequest(Exception):
@@ -270,6 +293,12 @@ class HttpGuard:
                 return
             await self.app(scope, receive, send)
             return
+        if refusal is None and reads_own_body(scope):
+            await self.app(scope, receive, send)  # the route bounds and reads its own body
+            return
+        if refusal is None and self._is_upload(scope):
+            await self._upload(scope, receive, send)
+            return
         if refusal is None and scope.get("method") not in BODYLESS_METHODS:
             body, refusal = await self._read_body(scope, receive)
             if refusal is None:
@@ -281,6 +310,51 @@ class HttpGuard:
             await refusal.send(scope, send)
             return
         await self.app(scope, receive, send)
+
+    # Uploads (GraphQL multipart requests; see infra.multipart_check) --------------
+
+    def _is_upload(self, scope: Scope) -> bool:
+        if scope.get("path") != self.graphql_path or scope.get("method") != "POST":
+            return False
+        for name, value in scope.get("headers") or ():
+            if name.lower() == b"content-type":
+                return is_multipart(value)
+        return False
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check a multipart body while it streams in, then hand it to the app."""
+        identity = resolve_identity(scope, self.issuer)
+        if identity.viewer is None:
+            await Refusal(
+                401,
+                "UNAUTHENTICATED",
+                identity.problem or "uploads need a valid bearer token",
+            ).send(scope, send)
+            return
+        content_type = b""
+        for name, value in scope.get("headers") or ():
+            if name.lower() == b"content-type":
+                content_type = value
+            elif name.lower() == b"content-length" and (
+                not value.isdigit() or len(value) > 18 or int(value) > MAX_MULTIPART_BYTES
+            ):
+                refused = MultipartRefused(
+                    413, "PAYLOAD_TOO_LARGE", f"an upload is at most {MAX_MULTIPART_BYTES} bytes"
+                )
+                await _send_refused(scope, send, refused)
+                return
+        try:
+            body = MultipartBody(
+                content_type,
+                max_bytes=MAX_MULTIPART_BYTES,
+                max_field_bytes=self.max_body_bytes,
+            )
+            if not await body.receive(receive):
+                return  # the client went away while sending: nothing reaches the app
+        except MultipartRefused as refused:
+            await _send_refused(scope, send, refused)
+            return
+        await self.app(scope, body.replay(receive), send)
 
     def _check_headers(self, scope: Scope) -> Refusal | None:
         total = 0
@@ -352,6 +426,22 @@ class HttpGuard:
             return Refusal(400, "BAD_REQUEST", str(error))
         scope.setdefault("state", {})[PAYLOAD_KEY] = payload
         return None
+
+
+async def _send_refused(scope: Scope, send: Send, refused: MultipartRefused) -> None:
+    """A multipart refusal (the connection is closed: the rest of the body is not read)."""
+    body = json.dumps(refusal_body(refused), separators=(",", ":")).encode()
+    media = JSON
+    for name, value in scope.get("headers") or ():
+        if name.lower() == b"accept":
+            media = negotiate(value.decode("latin-1"))
+    headers = [
+        (b"content-type", media.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    await send({"type": "http.response.start", "status": refused.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

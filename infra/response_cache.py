@@ -51,6 +51,7 @@ from infra.http_guard import (
     negotiate,
     resolve_identity,
 )
+from infra.multipart_check import is_multipart
 from resolvers.staff_roles import Standing
 from resolvers.unavailable import RETRY_AFTER_SECONDS, unavailable_error
 from resolvers.viewer import Viewer
@@ -61,7 +62,12 @@ log = structlog.get_logger(__name__)
 UNCACHEABLE_FIELDS = frozenset(
     {"auditTrail", "auditDigest", "verifyAuditDigest", "asOf", "changes", "fieldHistory"}
 )
-PER_VIEWER_FIELDS = frozenset({"viewer"})
+# notifications and unread counts are the viewer's own
+PER_VIEWER_FIELDS = frozenset(
+    {"viewer", "notifications", "notificationPreferences", "unreadCount"}
+    # documents are new until each viewer opens them (isNew, filter new)
+    | {"isNew", "documents", "latestDocuments"}
+)
 MAX_ENTRIES = 5_000
 MAX_BYTES = 64 * 1024 * 1024
 MAX_ENTRY_BYTES = 1024 * 1024
@@ -210,7 +216,7 @@ class ResponseCache:
         return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") != "POST":
+        if scope["type"] != "http" or scope.get("method") != "POST" or _is_upload(scope):
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
@@ -298,6 +304,14 @@ class ResponseCache:
         ):
             evicted, (_stamp, evicted_response) = self.entries.popitem(last=False)
             self.bytes -= _cost(evicted, evicted_response)
+
+
+def _is_upload(scope: Scope) -> bool:
+    """A multipart request (file uploads) is never cached nor read into memory here."""
+    for name, value in scope.get("headers") or ():
+        if name.lower() == b"content-type":
+            return is_multipart(value)
+    return False
 
 
 def _cost(key: str, response: bytes) -> int:

@@ -66,6 +66,98 @@ class LiveOptions:
         return cls(**values)
 
 
+def _flag(raw: str, variable: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{variable} must be true or false, not {raw!r}")
+
+
+@dataclass(frozen=True)
+class MailOptions:
+    """Outgoing mail (infra/mail): the SMTP server, or a directory of .eml files when no host
+    is set, and the delivery worker's pace."""
+
+    smtp_host: str | None = None
+    """DOSSIER_SMTP_HOST; unset: mail is written to `mail_dir` as .eml files instead."""
+    smtp_port: int | None = None
+    """DOSSIER_SMTP_PORT; unset: 465 with DOSSIER_SMTP_TLS, else 587 with STARTTLS, else 25."""
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool | None = None
+    """DOSSIER_SMTP_STARTTLS: true requires STARTTLS, false never uses it, unset: when offered."""
+    smtp_tls: bool = False
+    """DOSSIER_SMTP_TLS: implicit TLS from the first byte (port 465)."""
+    smtp_timeout: float = 30.0
+    mail_from: str = "Dossier <dossier@localhost>"
+    """DOSSIER_MAIL_FROM: the From header and envelope sender."""
+    mail_dir: Path = DEFAULT_VAR_DIR / "mail"
+    """DOSSIER_MAIL_DIR: where the .eml files go without an SMTP host."""
+    worker: bool = True
+    """DOSSIER_MAIL_WORKER: run the delivery worker inside the server process."""
+    poll_interval: float = 5.0
+    retry_first: float = 30.0
+    """Seconds before the second attempt; doubled after each failure up to `retry_max`."""
+    retry_max: float = 3600.0
+    max_attempts: int = 8
+    """Attempts after which a message that keeps failing transiently fails for good."""
+    lease: float = 300.0
+    """Seconds a worker holds an email it is delivering before another may take it over."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MailOptions:
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def get(name: str) -> str | None:
+            value = env.get(f"DOSSIER_{name}")
+            return value if value not in (None, "") else None
+
+        def positive(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"DOSSIER_{name} must be a number, not {raw!r}") from None
+            if not value > 0 or value == float("inf"):
+                raise SettingsError(f"DOSSIER_{name} must be positive and finite, not {raw!r}")
+            return value
+
+        def flag(name: str) -> bool | None:
+            raw = get(name)
+            return None if raw is None else _flag(raw, f"DOSSIER_{name}")
+
+        port = get("SMTP_PORT")
+        if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+            raise SettingsError(f"DOSSIER_SMTP_PORT must be a port number, not {port!r}")
+        attempts = float(positive("MAIL_MAX_ATTEMPTS", defaults.max_attempts))
+        if not attempts.is_integer():
+            raise SettingsError("DOSSIER_MAIL_MAX_ATTEMPTS must be a whole number")
+        tls = flag("SMTP_TLS")
+        worker = flag("MAIL_WORKER")
+        return cls(
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=None if port is None else int(port),
+            smtp_username=get("SMTP_USERNAME"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_starttls=flag("SMTP_STARTTLS"),
+            smtp_tls=bool(tls),
+            smtp_timeout=positive("SMTP_TIMEOUT", defaults.smtp_timeout),
+            mail_from=get("MAIL_FROM") or defaults.mail_from,
+            mail_dir=Path(get("MAIL_DIR") or defaults.mail_dir),
+            worker=defaults.worker if worker is None else worker,
+            poll_interval=positive("MAIL_POLL_INTERVAL", defaults.poll_interval),
+            retry_first=positive("MAIL_RETRY_FIRST", defaults.retry_first),
+            retry_max=positive("MAIL_RETRY_MAX", defaults.retry_max),
+            max_attempts=int(attempts),
+            lease=positive("MAIL_LEASE", defaults.lease),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the process is configured with."""
@@ -98,6 +190,9 @@ class Settings:
     metrics_port: int | None = None  # or serve it alone on this port (never public by accident)
     max_body_bytes: int = 1024 * 1024  # request bodies (and websocket messages) at most this
     response_cache_mb: float = 64.0  # the response cache's byte budget (0 turns it off)
+    mail: MailOptions = field(default_factory=MailOptions)  # DOSSIER_SMTP_*, DOSSIER_MAIL_*
+    blob_store: str = "directory"  # where document bytes live: directory or postgresql
+    blob_dir: str = str(DEFAULT_VAR_DIR / "blobs")  # the directory store's root
 
     @property
     def production(self) -> bool:
@@ -177,6 +272,9 @@ class Settings:
             response_cache_mb=_non_negative(
                 "RESPONSE_CACHE_MB", number("RESPONSE_CACHE_MB", defaults.response_cache_mb)
             ),
+            mail=MailOptions.from_env(env),
+            blob_store=_blob_store(get("BLOB_STORE") or defaults.blob_store),
+            blob_dir=get("BLOB_DIR") or defaults.blob_dir,
         )
 
 
@@ -200,3 +298,10 @@ def _count(name: str, value: float, *, zero: bool = False) -> int:
             f"whole number, not {value!r}"
         )
     return int(value)
+
+
+def _blob_store(value: str) -> str:
+    kind = value.strip().lower()
+    if kind not in ("directory", "postgresql"):
+        raise SettingsError(f"DOSSIER_BLOB_STORE must be directory or postgresql, not {value!r}")
+    return kind

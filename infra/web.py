@@ -47,6 +47,7 @@ from infra.container import Container
 from infra.cors import CORSMiddleware, cors_options
 from infra.db_errors import is_transient
 from infra.export_http import export_routes
+from infra.files_http import files_routes
 from infra.http_guard import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
@@ -65,6 +66,8 @@ from infra.live import (
     authorization_from_params,
     view_options,
 )
+from infra.mail.inbound_http import inbound_email_routes
+from infra.mail.worker import start_in_process
 from infra.metrics import HttpMetrics, Metrics
 from infra.rate_limit import query_limits, rate_limit
 from infra.response_cache import ResponseCache
@@ -165,6 +168,9 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
             kwargs.setdefault(key, value)  # connection_init timeout, subscriptions, Origin check
         # GraphiQL only in development: in production GET /graphql without a query is a 404.
         kwargs.setdefault("graphql_ide", None if container.settings.production else "graphiql")
+        # GraphQL multipart requests (file uploads): infra.http_guard checks them first and
+        # only for a bearer token, which a cross-site form cannot send (no CSRF exposure).
+        kwargs.setdefault("multipart_uploads_enabled", True)
         super().__init__(schema, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
         self.heartbeat_interval = live.heartbeat_interval
         self.container = container
@@ -282,6 +288,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(container.open)
+        # The mail delivery worker, next to the projections (DOSSIER_MAIL_WORKER=0: elsewhere).
+        mail_worker = await anyio.to_thread.run_sync(start_in_process, container)
         metrics_server = None
         if metrics is not None:
             metrics.watch(container, cached_graphql)
@@ -297,6 +305,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         finally:
             if metrics_server is not None:
                 metrics_server.shutdown()
+            if mail_worker is not None:
+                await anyio.to_thread.run_sync(mail_worker.stop)
             await anyio.to_thread.run_sync(container.close)
             log.info("stopped")
 
@@ -359,6 +369,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
             Route("/graphql", limited or cached_graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *export_routes(container, issuer),
+            *files_routes(container, issuer),
+            *inbound_email_routes(container, issuer),
             # Operator metrics on the API's port only when asked (DOSSIER_METRICS=true); with
             # DOSSIER_METRICS_PORT they are served apart instead, never here.
             *(

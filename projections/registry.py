@@ -7,8 +7,12 @@ from projections.activity_stats import ActivityStatsProjection
 from projections.audit_chain import AuditChainProjection
 from projections.base import Projection
 from projections.billing import BillingProjection
+from projections.chat import ChatProjection
 from projections.client_profile import ClientProfileProjection
 from projections.comments import CommentsProjection
+from projections.documents import DocumentsProjection
+from projections.emails import EmailsProjection
+from projections.notifications import NotificationsProjection
 from projections.organizations import OrganizationsProjection
 from projections.quotes import QuotesProjection
 from projections.service_subscriptions import ServiceSubscriptionsProjection
@@ -25,4 +29,8 @@ def all_projections() -> list[Projection]:
         ActivityStatsProjection(),
         QuotesProjection(),
         ServiceSubscriptionsProjection(),
+        EmailsProjection(),
+        NotificationsProjection(),
+        ChatProjection(),
+        DocumentsProjection(),
     ]

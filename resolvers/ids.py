@@ -24,6 +24,11 @@ NODE_TYPES = (
     "LedgerAlert",
     "Quote",
     "ServiceSubscription",
+    "Notification",
+    "ChatThread",
+    "ChatMessage",
+    "Document",
+    "Email",
 )
 
 

@@ -46,6 +46,14 @@ class Ports(Protocol):
     def service_subscriptions(self) -> Any: ...
 
     @property
+    def documents(self) -> Any: ...
+
+    @property
+    def services(self) -> Any:
+        """Every application service (infra.services.Services)."""
+        ...
+
+    @property
     def history(self) -> HistoryPort: ...
 
     def verify_audit_chains(

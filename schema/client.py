@@ -15,7 +15,10 @@ import strawberry
 from resolvers.pages import Page
 from schema.audit import AuditClientFields
 from schema.billing import BillingClientFields, BillingOverviewFields
+from schema.chat import ChatClientFields, ChatOverviewFields
 from schema.common import PageInfo, edges_of
+from schema.documents import DocumentsClientFields, DocumentsOverviewFields
+from schema.emails import EmailsClientFields, EmailsOverviewFields
 from schema.history import HistoryClientFields
 from schema.organizations import OrganizationsClientFields
 from schema.quotes import QuotesClientFields, QuotesOverviewFields
@@ -28,6 +31,9 @@ class ClientOverview(
     OverviewCore,
     BillingOverviewFields,
     QuotesOverviewFields,
+    DocumentsOverviewFields,
+    ChatOverviewFields,
+    EmailsOverviewFields,
 ):
     pass
 
@@ -41,6 +47,9 @@ class Client(
     OrganizationsClientFields,
     QuotesClientFields,
     ServiceSubscriptionsClientFields,
+    DocumentsClientFields,
+    ChatClientFields,
+    EmailsClientFields,
 ):
     pass
 

@@ -16,8 +16,12 @@ from resolvers.pages import (
     firm_activity_page,
 )
 from schema.billing import Invoice
+from schema.chat import chat_message_node, chat_thread_node
 from schema.client import Client, ClientConnection
 from schema.common import Info, Node
+from schema.documents import document_node
+from schema.emails import email_node
+from schema.notifications import notification_node
 from schema.organizations import ledger_alert_node, organization_node
 from schema.quotes import quote_node
 from schema.service_subscriptions import subscription_node
@@ -77,7 +81,12 @@ NODE_LOADERS: dict[str, NodeLoader] = {
     "LedgerAlert": ledger_alert_node,
     "Quote": quote_node,
     "ServiceSubscription": subscription_node,
+    "Document": document_node,
     "ActivityEntry": _activity_entry,
+    "Notification": notification_node,
+    "ChatThread": chat_thread_node,
+    "ChatMessage": chat_message_node,
+    "Email": email_node,
 }
 """Every kind of global id `node(id:)` resolves, and how (as the viewer may see it)."""
 

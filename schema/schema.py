@@ -22,10 +22,14 @@ from resolvers.unavailable import UnavailableErrors
 from schema.analytics import AnalyticsQuery
 from schema.audit import AuditQuery
 from schema.billing import BillingMutation, Invoice
+from schema.chat import ChatMutation
 from schema.client import Client
 from schema.common import SCALAR_OVERRIDES
+from schema.documents import DocumentsMutation
+from schema.emails import EmailsMutation
 from schema.limits import QueryLimiter, QueryLimits
 from schema.mutation import Mutation
+from schema.notifications import NotificationsMutation, NotificationsQuery
 from schema.organizations import LedgerAlert, LinkedOrganization, OrganizationsMutation
 from schema.query import Query
 from schema.quotes import QuotesMutation
@@ -40,13 +44,17 @@ DOCUMENT_CACHE_SIZE = 256
 
 # Each capability contributes its own root fields: add its Query/Mutation/Subscription
 # classes here (they are merged into the three root types).
-QUERY_PARTS: tuple[type, ...] = (Query, AuditQuery, AnalyticsQuery)
+QUERY_PARTS: tuple[type, ...] = (Query, AuditQuery, AnalyticsQuery, NotificationsQuery)
 MUTATION_PARTS: tuple[type, ...] = (
     Mutation,
     BillingMutation,
     OrganizationsMutation,
     QuotesMutation,
     ServiceSubscriptionsMutation,
+    DocumentsMutation,
+    NotificationsMutation,
+    ChatMutation,
+    EmailsMutation,
 )
 SUBSCRIPTION_PARTS: tuple[type, ...] = (Subscription,)
 # Types reachable only through an interface or a union member list.

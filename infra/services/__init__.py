@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.blobs import BlobStore
 from infra.eventstore import EventStore
 from infra.services.billing import BillingService
+from infra.services.chat import ChatService
 from infra.services.clients import ClientsService
+from infra.services.documents import DocumentsService
+from infra.services.emails import EmailsService
+from infra.services.notifications import NotificationsService
 from infra.services.organizations import OrganizationsService
 from infra.services.quotes import QuotesService
 from infra.services.subscriptions import ServiceSubscriptionsService
@@ -20,7 +25,11 @@ from infra.services.unit_of_work import Change, Outcome, UnitOfWork
 __all__ = [
     "BillingService",
     "Change",
+    "ChatService",
     "ClientsService",
+    "DocumentsService",
+    "EmailsService",
+    "NotificationsService",
     "OrganizationsService",
     "Outcome",
     "QuotesService",
@@ -40,9 +49,13 @@ class Services:
     quotes: QuotesService
     subscriptions: ServiceSubscriptionsService
     organizations: OrganizationsService
+    notifications: NotificationsService
+    chat: ChatService
+    emails: EmailsService
+    documents: DocumentsService
 
     @classmethod
-    def over(cls, store: EventStore) -> Services:
+    def over(cls, store: EventStore, blobs: BlobStore | None = None) -> Services:
         uow = UnitOfWork(store)
         billing = BillingService(uow)
         return cls(
@@ -52,4 +65,8 @@ class Services:
             quotes=QuotesService(uow, billing),
             subscriptions=ServiceSubscriptionsService(uow),
             organizations=OrganizationsService(uow),
+            notifications=NotificationsService(uow),
+            chat=ChatService(uow),
+            emails=EmailsService(uow),
+            documents=DocumentsService(uow, blobs),
         )

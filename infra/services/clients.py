@@ -59,6 +59,19 @@ class ClientsService(Commands):
         before the index existed)."""
         return self.uow.find(ContactLinks, contact_links_id(current_context().firm_id, contact_id))
 
+    def _indexed(self, contact_id: UUID, client_id: UUID, *, linked: bool) -> list[ContactLinks]:
+        """The contact's index of clients, told that it was linked to (or unlinked from) the
+        client, to save in the same change: a first link, or a link of a contact linked only
+        before the index existed, starts it; an unlink of such a contact leaves it absent."""
+        links = self._contact_links(contact_id)
+        if links is None:
+            return [ContactLinks.start(contact_id, client_id)] if linked else []
+        if linked:
+            links.linked(client_id)
+        else:
+            links.unlinked(client_id)
+        return [links]
+
     def find_staff(self, user_id: str) -> StaffMember | None:
         return self.uow.find(StaffMember, staff_member_id(current_context().firm_id, user_id))
 
@@ -147,26 +160,20 @@ class ClientsService(Commands):
         if (contact_id is None) == (new_contact is None):
             raise InvalidInput("input", "give exactly one of contactId and newContact")
 
-        def build() -> Change:
-            client = self.visible_client(client_id)
-            client.check_version(expected_version)
+        def link(client: Client) -> list[DossierAggregate]:
             if contact_id is not None:
                 # Only a contact the actor may already see: linking is no way to read one.
                 contact = self.visible_contact(contact_id)
-                links = self._contact_links(contact.id)
             else:
                 assert new_contact is not None
                 contact = Contact.create(**new_contact)
-                links = None
             client.link_contact(contact.id, description)
-            if links is None:  # a new contact, or one linked before the index existed
-                links = ContactLinks.start(contact.id, client.id)
-            else:
-                links.linked(client.id)
-            # The client's event last: the command's position is the link's.
-            return Change.of(contact, links, client)
+            # Saved before the client, whose event is the command's position (the link's).
+            return [contact, *self._indexed(contact.id, client.id, linked=True)]
 
-        return self.uow.run("linkContact", key, build)
+        return self.uow.change_with(
+            "linkContact", key, Client, client_id, link, expected_version=expected_version
+        )
 
     def unlink_contact(
         self,
@@ -176,18 +183,13 @@ class ClientsService(Commands):
         expected_version: int | None = None,
         key: str | None = None,
     ) -> Outcome:
-        def build() -> Change:
-            client = self.visible_client(client_id)
-            client.check_version(expected_version)
+        def unlink(client: Client) -> list[ContactLinks]:
             client.unlink_contact(contact_id)
-            changed: list[DossierAggregate] = []
-            links = self._contact_links(contact_id)
-            if links is not None:
-                links.unlinked(client.id)
-                changed.append(links)
-            return Change.of(*changed, client)
+            return self._indexed(contact_id, client.id, linked=False)
 
-        return self.uow.run("unlinkContact", key, build)
+        return self.uow.change_with(
+            "unlinkContact", key, Client, client_id, unlink, expected_version=expected_version
+        )
 
     def assign_team_member(
         self,

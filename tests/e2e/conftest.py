@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from asgi_lifespan import LifespanManager
 
 from infra.auth import TokenIssuer
 from infra.settings import Settings
 from infra.web import create_app
+from tests.e2e.servers import free_port, running
 
 SECRET = "test-secret-that-is-long-enough-for-hs256!!"
 FIRM = "firm-a"
@@ -71,7 +69,13 @@ def make_settings(database_url: str, env: str = "development") -> Settings:
     """The e2e settings. Development explicitly (Settings defaults to production): these tests
     read unmasked details such as GraphiQL; production behaviour has its own tests
     (tests/e2e/test_http_boundary.py), which pass env="production"."""
-    return Settings(database_url=database_url, jwt_secret=SECRET, poll_interval=0.05, env=env)
+    return Settings(
+        database_url=database_url,
+        jwt_secret=SECRET,
+        poll_interval=0.05,
+        env=env,
+        blob_dir=tempfile.mkdtemp(prefix="dossier-blobs-"),  # documents' bytes, per app
+    )
 
 
 @pytest.fixture
@@ -84,10 +88,7 @@ async def api(database_url: str) -> AsyncIterator[Api]:
             yield Api(client=client, issuer=TokenIssuer(SECRET), app=app)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_free_port = free_port  # the older name (tests/e2e/servers.py holds the server helpers)
 
 
 @dataclass
@@ -106,16 +107,5 @@ class LiveServer:
 def live_server(database_url: str) -> Iterator[LiveServer]:
     """The app under a real uvicorn server on a free loopback port."""
     app = create_app(make_settings(database_url))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app, issuer=TokenIssuer(SECRET))
-    server.should_exit = True
-    thread.join(30)
+    with running(app) as served:
+        yield LiveServer(url=served.url, app=app, issuer=TokenIssuer(SECRET))

@@ -50,6 +50,7 @@ from domain.organization import AccountingProvider
 from domain.values import ClientType, StaffRole
 from infra.auth import TokenIssuer
 from infra.container import Container
+from infra.services.documents import FileBytes
 from infra.web import create_app
 from resolvers.ids import to_global_id
 from resolvers.organizations import alert_global_id
@@ -143,6 +144,25 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "Mutation.resumeServiceSubscription": CHANGE,
     "Mutation.cancelServiceSubscription": CHANGE,
     "Mutation.recordServiceRequest": CHANGE,
+    "Mutation.sendEmail": CHANGE,
+    "Mutation.uploadDocuments": CHANGE,
+    "Mutation.uploadDocumentVersion": CHANGE,
+    "Mutation.renameDocument": CHANGE,
+    "Mutation.moveDocument": CHANGE,
+    "Mutation.tagDocument": CHANGE,
+    "Mutation.untagDocument": CHANGE,
+    "Mutation.removeDocument": CHANGE,
+    "Mutation.restoreDocument": CHANGE,
+    "Mutation.deleteDocument": (Y, Y, F, F, F, F, F, F, NF, U),  # owners and admins
+    "Query.notifications": (H, H, H, Y, H, Y, F, F, H, U),  # the team is notified
+    "Query.notificationPreferences": (Y, Y, Y, Y, Y, Y, F, F, Y, U),
+    "Mutation.markNotificationsRead": (Y, Y, Y, Y, Y, Y, F, F, Y, U),  # one's own
+    "Mutation.setNotificationPreferences": (Y, Y, Y, Y, Y, Y, F, F, Y, U),
+    "Mutation.startChatThread": CHANGE,
+    "Mutation.postChatMessage": CHANGE,
+    "Mutation.markChatThreadRead": CHANGE,
+    "Mutation.addChatParticipant": CHANGE,
+    "Mutation.removeChatParticipant": CHANGE,
     "Subscription.activity": READ,
 }
 
@@ -305,6 +325,29 @@ class World:
             extra["subscription"] = to_global_id("ServiceSubscription", str(sub_id))
             if needs == "paused subscription":
                 self._act(lambda: c.service_subscriptions.pause_subscription(sub_id, on=on))
+        if needs in ("document", "removed document"):
+            upload = self._act(
+                lambda: c.documents.upload_documents(
+                    client_id, [FileBytes("matrix.txt", f"doc {next(self.names)}".encode())]
+                )
+            )
+            document_id = UUID(upload.ids["document_ids"])
+            extra["document"] = to_global_id("Document", str(document_id))
+            if needs == "removed document":
+                self._act(lambda: c.documents.remove_document(document_id))
+        if needs in ("thread", "bare thread"):
+            members = [] if needs == "bare thread" else ["admin-1", "manager-1", *TEAM]
+            thread = self._act(
+                lambda: c.services.chat.start_chat_thread(
+                    client_id,
+                    title="Matrix",
+                    visibility="INTERNAL",
+                    participant_user_ids=members,
+                )
+            )
+            thread_id = UUID(thread.ids["thread_id"])
+            extra["thread"] = to_global_id("ChatThread", str(thread_id))
+            self._act(lambda: c.services.chat.post_chat_message(thread_id, body="First"))
         if needs in ("organization", "alert"):
             linked_org = self._act(
                 lambda: c.organizations.link_organization(
@@ -326,6 +369,8 @@ class World:
 
 MUTATION = "mutation($input: {type}!) {{ {name}(input: $input) {{ __typename {more} }} }}"
 ERROR_MESSAGE = "... on Error { message }"
+FILE = "<file>"
+"""An input value that is sent as an uploaded file (a GraphQL multipart request)."""
 
 
 @dataclass(frozen=True)
@@ -477,6 +522,55 @@ MUTATIONS: dict[str, Mutation] = {
     "recordServiceRequest": Mutation(
         "RecordServiceRequestInput", "subscription", on("subscription", "subscriptionId")
     ),
+    "uploadDocuments": Mutation("UploadDocumentsInput", "", on_client(files=[FILE])),
+    "uploadDocumentVersion": Mutation(
+        "UploadDocumentVersionInput", "document", on("document", "documentId", file=FILE)
+    ),
+    "renameDocument": Mutation(
+        "RenameDocumentInput",
+        "document",
+        lambda t, _u: {"documentId": t.extra["document"] if t else "", "name": "renamed.txt"},
+    ),
+    "moveDocument": Mutation(
+        "MoveDocumentInput", "document", on("document", "documentId", folder="Moved")
+    ),
+    "tagDocument": Mutation(
+        "DocumentTagsInput", "document", on("document", "documentId", tags=["Matrix"])
+    ),
+    "untagDocument": Mutation(
+        "DocumentTagsInput", "document", on("document", "documentId", tags=["Matrix"])
+    ),
+    "removeDocument": Mutation("RemoveDocumentInput", "document", on("document", "documentId")),
+    "restoreDocument": Mutation(
+        "RestoreDocumentInput", "removed document", on("document", "documentId")
+    ),
+    "deleteDocument": Mutation(
+        "DeleteDocumentInput", "document", on("document", "documentId", reason="Matrix")
+    ),
+    "markNotificationsRead": Mutation(
+        "MarkNotificationsReadInput", None, lambda _t, _u: {"all": True}
+    ),
+    "setNotificationPreferences": Mutation(
+        "SetNotificationPreferencesInput",
+        None,
+        lambda _t, _u: {"email": [{"kind": "COMMENT", "email": False}]},
+    ),
+    "startChatThread": Mutation(
+        "StartChatThreadInput", "", on_client(title="Matrix", visibility="INTERNAL")
+    ),
+    "postChatMessage": Mutation(
+        "PostChatMessageInput", "thread", on("thread", "threadId", body="Hi")
+    ),
+    "markChatThreadRead": Mutation("MarkChatThreadReadInput", "thread", on("thread", "threadId")),
+    "addChatParticipant": Mutation(
+        "ChatParticipantInput", "bare thread", on("thread", "threadId", userId="agent-1")
+    ),
+    "removeChatParticipant": Mutation(
+        "ChatParticipantInput", "thread", on("thread", "threadId", userId="agent-1")
+    ),
+    "sendEmail": Mutation(
+        "SendEmailInput", "", on_client(to=["jane@client.example"], subject="Hi", body="Hello")
+    ),
 }
 
 
@@ -531,6 +625,14 @@ READS: dict[str, Read] = {
         " valid mismatches { clientId reason } } }",
         lambda d, _s: d["verifyAuditDigest"]["valid"] is True,
         lambda s: {"d": s.digest},
+    ),
+    "notifications": Read(
+        "{ notifications(first: 100) { edges { node { client { id } } } } }",
+        lambda d, s: s.client in [e["node"]["client"]["id"] for e in d["notifications"]["edges"]],
+    ),
+    "notificationPreferences": Read(
+        "{ notificationPreferences { email { kind email } } }",
+        lambda d, _s: len(d["notificationPreferences"]["email"]) == 3,
     ),
     "activityCounts": Read(
         "query($id: ID!, $since: DateTime!) { activityCounts(since: $since, clientId: $id)"
@@ -658,17 +760,47 @@ def outcome_of_mutation(body: dict[str, Any], name: str) -> str:
 
 async def post(matrix: Matrix, role: str, query: str, variables: dict[str, Any]) -> Any:
     async with httpx.AsyncClient(base_url=matrix.url, timeout=60) as client:
-        response = await client.post(
-            "/graphql",
-            json={"query": query, "variables": variables},
-            headers=matrix.headers(role),
-        )
+        files = uploads_in(variables)
+        if files:  # a GraphQL multipart request (anonymous ones are refused 401 at once)
+            operations = json.dumps({"query": query, "variables": variables})
+            response = await client.post(
+                "/graphql",
+                data={"operations": operations, "map": json.dumps(files)},
+                files=[(k, ("matrix.txt", f"upload {k}".encode(), "text/plain")) for k in files],
+                headers=matrix.headers(role),
+            )
+            if response.status_code == 401:
+                return response.json()
+        else:
+            response = await client.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers=matrix.headers(role),
+            )
     assert response.status_code == 200, response.text
     return response.json()
 
 
+def uploads_in(variables: dict[str, Any]) -> dict[str, list[str]]:
+    """The multipart map for every FILE in the input (each replaced by null)."""
+    found: dict[str, list[str]] = {}
+    given = variables.get("input", {})
+    for key, value in list(given.items()):
+        if value == FILE:
+            given[key] = None
+            found[str(len(found))] = [f"variables.input.{key}"]
+        elif isinstance(value, list) and FILE in value:
+            given[key] = [None] * len(value)
+            for index in range(len(value)):
+                found[str(len(found))] = [f"variables.input.{key}.{index}"]
+    return found
+
+
 def head(matrix: Matrix) -> int:
-    return int(matrix.world.container.store.head())
+    """Events recorded so far, besides emails: the mail worker records deliveries meanwhile
+    (of the notification emails a target's hold or comment queued)."""
+    found = matrix.world.container.store.recorder.select_notifications(start=1, limit=10**7)
+    return sum(1 for n in found if not n.topic.startswith("domain.email:"))
 
 
 @pytest.mark.parametrize("name", [n for n in MATRIX if n.startswith("Query.")])
