@@ -5,7 +5,7 @@ that records nothing, roles and firm isolation, work on hold, and the activity s
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.e2e.conftest import Api
@@ -42,7 +42,9 @@ def mutation(name: str, input_type: str, payload: str, rule: bool = True) -> str
       {payload} }} }}"""
 
 
-CREATE_TASK = mutation("createTask", "CreateTaskInput", f"... on TaskPayload {{ task {{ {TASK} }} }}")
+CREATE_TASK = mutation(
+    "createTask", "CreateTaskInput", f"... on TaskPayload {{ task {{ {TASK} }} }}"
+)
 STATUS = mutation(
     "setTaskStatus",
     "SetTaskStatusInput",
@@ -112,7 +114,7 @@ async def call(
     api: Api, document: str, payload: dict[str, Any], who: tuple[str, str] = AGENT
 ) -> dict[str, Any]:
     data = await ok(api, document, {"input": payload}, as_user=who)
-    return next(iter(data.values()))  # type: ignore[no-any-return]
+    return next(iter(data.values()))
 
 
 async def history(api: Api, client_id: str) -> list[str]:
@@ -180,9 +182,7 @@ async def test_a_task_from_creation_to_completion_and_its_history(api: Api) -> N
     assert moved["task"] == {"dueOn": late, "overdue": True}
     added = await call(api, ADD_ITEM, {"taskId": task_id, "text": "Pay"})
     assert [i["text"] for i in added["task"]["checklist"]] == ["Collect invoices", "File", "Pay"]
-    checked = await call(
-        api, CHECK_ITEM, {"taskId": task_id, "itemId": items[0]["id"]}, MANAGER
-    )
+    checked = await call(api, CHECK_ITEM, {"taskId": task_id, "itemId": items[0]["id"]}, MANAGER)
     assert checked["task"] == {
         "checklistDone": 1,
         "checklist": [
@@ -197,8 +197,14 @@ async def test_a_task_from_creation_to_completion_and_its_history(api: Api) -> N
         "comment": {"body": "Waiting on bank", "author": {"id": "manager-1"}},
         "task": {"commentCount": 1},
     }
-    edited = await call(api, UPDATE_TASK, {"taskId": task_id, "title": "VAT Q1", "priority": "URGENT"})
-    assert edited["task"] == {"title": "VAT Q1", "description": "Quarterly VAT", "priority": "URGENT"}
+    edited = await call(
+        api, UPDATE_TASK, {"taskId": task_id, "title": "VAT Q1", "priority": "URGENT"}
+    )
+    assert edited["task"] == {
+        "title": "VAT Q1",
+        "description": "Quarterly VAT",
+        "priority": "URGENT",
+    }
     started = await call(api, STATUS, {"taskId": task_id, "status": "IN_PROGRESS"})
     assert started["task"]["status"] == "IN_PROGRESS"
     finished = await call(api, STATUS, {"taskId": task_id, "status": "DONE"}, MANAGER)
@@ -256,10 +262,10 @@ async def test_recurring_completion_creates_exactly_one_next_task(api: Api) -> N
     await call(api, STATUS, {"taskId": task_id, "status": "OPEN"})
     redone = await call(api, STATUS, {"taskId": task_id, "status": "DONE"})
     assert redone["task"]["nextTask"]["id"] == nxt["id"]
-    listed = await ok(
-        api, CLIENT_TASKS, {"id": client_id, "order": "DUE_DATE_ASC", "filter": None}
-    )
-    assert [(e["node"]["title"], e["node"]["dueOn"]) for e in listed["client"]["tasks"]["edges"]] == [
+    listed = await ok(api, CLIENT_TASKS, {"id": client_id, "order": "DUE_DATE_ASC", "filter": None})
+    assert [
+        (e["node"]["title"], e["node"]["dueOn"]) for e in listed["client"]["tasks"]["edges"]
+    ] == [
         ("Payroll", "2030-01-31"),
         ("Payroll", "2030-02-28"),
     ]
@@ -314,7 +320,12 @@ async def test_filters_due_windows_order_and_paging(api: Api) -> None:
     rest = await ok(
         api,
         CLIENT_TASKS,
-        {"id": client_id, "order": "DUE_DATE_ASC", "first": 2, "after": page["pageInfo"]["endCursor"]},
+        {
+            "id": client_id,
+            "order": "DUE_DATE_ASC",
+            "first": 2,
+            "after": page["pageInfo"]["endCursor"],
+        },
     )
     second = rest["client"]["tasks"]
     assert [e["node"]["title"] for e in second["edges"]] == ["Sunday", "Later"]
@@ -466,7 +477,9 @@ async def test_pipelines_jobs_moves_and_progress(api: Api) -> None:
     }
     for title in ("Trial balance", "Draft accounts", "Notes"):
         await create_task(api, client_id, title=title, jobId=job_id)
-    listed_tasks = await ok(api, CLIENT_TASKS, {"id": client_id, "order": "NEWEST", "filter": {"jobIds": [job_id]}})
+    listed_tasks = await ok(
+        api, CLIENT_TASKS, {"id": client_id, "order": "NEWEST", "filter": {"jobIds": [job_id]}}
+    )
     task_ids = [e for e in listed_tasks["client"]["tasks"]["edges"]]
     assert len(task_ids) == 3
     job_tasks = await ok(api, JOB_NODE, {"id": job_id})
