@@ -170,7 +170,7 @@ async def test_staff_set_a_contacts_portal_access_per_email(api: Api) -> None:
 
 
 async def test_a_request_thread_from_open_to_closed(api: Api) -> None:
-    client_id, ada = await with_portal_contact(api)
+    client_id, _ada = await with_portal_contact(api)
     bob = await contact(api, client_id, "Bob", ["bob@acme.example"])  # no portal access
     statement = upload(api, local(client_id), "statement.pdf")
     opened = await open_request(api, client_id, dueOn="2030-01-31", documentIds=[statement])
@@ -299,7 +299,7 @@ async def test_no_portal_contact_and_on_hold_refuse_requests_and_record_nothing(
 
 
 async def test_request_bad_input_is_typed_and_records_nothing(api: Api) -> None:
-    client_id, ada = await with_portal_contact(api)
+    client_id, _ada = await with_portal_contact(api)
     other = (
         await ok(
             api,
@@ -310,7 +310,7 @@ async def test_request_bad_input_is_typed_and_records_nothing(api: Api) -> None:
     elsewhere_doc = upload(api, local(other), "other.pdf")
     other_contact = await contact(api, other, "Cy", ["cy@other.example"])
     head = recorded(api)
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"title": "  "}, "ValidationError", "input.title"),
         ({"message": ""}, "ValidationError", "input.message"),
         ({"title": "x" * 201}, "ValidationError", "input.title"),
@@ -516,7 +516,7 @@ async def test_log_edit_delete_and_bill_time(api: Api) -> None:
 async def test_time_bad_input_is_typed_and_records_nothing(api: Api) -> None:
     client_id = await setup(api)
     head = recorded(api)
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"minutes": -30}, "input.minutes"),
         ({"minutes": 0}, "input.minutes"),
         ({"minutes": 1441}, "input.minutes"),
