@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.e2e.conftest import Api
+from tests.e2e.conftest import Api, LiveServer
+from tests.e2e.test_live_support import connect, http, until_subscribed
 from tests.e2e.test_notifications import (
     AGENT,
     AGENT2,
@@ -558,3 +559,33 @@ async def test_bad_job_input_is_typed_and_records_nothing(api: Api) -> None:
     refused = await create_task(api, client_id, jobId="Sm9iOm5vcGU")
     assert refused["__typename"] == "NotFoundError"
     assert recorded(api) == before
+
+
+async def test_a_live_subscriber_sees_task_and_job_changes(live_server: LiveServer) -> None:
+    payload = {"Authorization": f"Bearer {live_server.token()}"}
+    async with http(live_server) as api, connect(live_server.url, payload=payload) as ws:
+        client_id = await api.register("Acme")
+        await api.gql(
+            """mutation { addStaffMember(input: {userId: "owner-1", name: "Olive",
+                 email: "olive@firm.test", role: OWNER}) { __typename } }"""
+        )
+        await ws.subscribe()
+        await until_subscribed(live_server, 1)
+        made = await api.gql(
+            """mutation($id: ID!) { createTask(input: {clientId: $id, title: "Payroll",
+                 assigneeUserId: "owner-1"}) { ... on TaskPayload { task { id } } } }""",
+            {"id": client_id},
+        )
+        task_id = made["createTask"]["task"]["id"]
+        entry = await ws.entry()
+        assert entry["type"] == "TaskCreated"
+        assert entry["summary"] == 'owner-1 created the task "Payroll" on Acme for Olive.'
+        assert entry["client"] == {"id": client_id, "name": "Acme"}
+        await api.gql(
+            """mutation($id: ID!) { setTaskStatus(input: {taskId: $id, status: DONE}) {
+                 __typename } }""",
+            {"id": task_id},
+        )
+        entry = await ws.entry()
+        assert entry["type"] == "TaskStatusChanged"
+        assert entry["summary"] == 'owner-1 completed the task "Payroll" on Acme.'
