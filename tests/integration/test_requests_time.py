@@ -19,6 +19,7 @@ from domain.email import Email
 from domain.errors import InvalidInput, NotFound, RuleViolated
 from domain.values import ClientType, StaffRole
 from infra.container import Container
+from infra.seed import DEMO_OWNER, seed_demo_firm
 from projections.client_profile import ClientProfileProjection
 from projections.client_requests import (
     ClientRequestsProjection,
@@ -243,3 +244,21 @@ def test_a_rebuild_reproduces_requests_and_time(container: Container) -> None:
         projection = next(p for p in container.runner.projections if isinstance(p, kind))
         assert container.runner.rebuild(projection) == container.store.head()
     assert dump() == before
+
+
+def test_the_demo_firm_has_requests_time_and_a_running_timer(container: Container) -> None:
+    seed_demo_firm(container)
+    assert container.runner.error is None
+    statuses = rows(
+        container, sa.select(client_requests.c.status, sa.func.count()).group_by("status")
+    )
+    # Five clients (the first six but the one on hold) with two requests each.
+    assert sorted(statuses) == [("ANSWERED", 1), ("CLOSED", 1), ("OPEN", 8)]
+    assert rows(container, sa.select(sa.func.sum(client_requests.c.reminders_sent))) == [(3,)]
+    assert rows(
+        container,
+        sa.select(time_entries.c.billable, sa.func.count(), time_entries.c.currency)
+        .group_by(time_entries.c.billable, time_entries.c.currency)
+        .order_by(time_entries.c.billable),
+    ) == [(False, 6, "GBP"), (True, 12, "GBP")]
+    assert rows(container, sa.select(running_timers.c.user_id)) == [(DEMO_OWNER,)]
