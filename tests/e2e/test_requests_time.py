@@ -670,3 +670,31 @@ async def test_totals_viewer_time_and_overview(api: Api) -> None:
         as_user=WATCHER,
     )
     assert watcher["client"]["timeEntries"]["totalCount"] == 5
+
+
+async def test_an_idempotency_key_records_once(api: Api) -> None:
+    client_id, _ada = await with_portal_contact(api)
+    first = await log(api, client_id, idempotencyKey="log-1")
+    head = recorded(api)
+    again = await log(api, client_id, idempotencyKey="log-1")
+    assert again["timeEntry"]["id"] == first["timeEntry"]["id"]
+    assert recorded(api) == head
+    reused = await api.gql(
+        LOG,
+        {
+            "input": {
+                "clientId": client_id,
+                "date": "2024-05-02",
+                "minutes": 5,
+                "idempotencyKey": "log-1",
+            }
+        },
+        as_user=AGENT,
+    )
+    assert reused["errors"][0]["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    opened = await open_request(api, client_id, idempotencyKey="req-1")
+    head = recorded(api)
+    assert (await open_request(api, client_id, idempotencyKey="req-1"))["request"]["id"] == (
+        opened["request"]["id"]
+    )
+    assert recorded(api) == head
