@@ -18,7 +18,7 @@ from uuid import UUID
 
 from domain.actor import ActorKind, current_context
 from domain.client import Client
-from domain.client_request import ClientRequest
+from domain.client_request import CLOSED, ClientRequest
 from domain.contact import Contact
 from domain.document import Document
 from domain.email import Email, EmailKind
@@ -160,7 +160,7 @@ class ClientRequestsService(Commands):
             request = self.uow.visible(ClientRequest, request_id)
             client = self.uow.visible(Client, request.client_id)
             by_staff = current_context().actor.kind != ActorKind.CONTACT
-            if by_staff and request.status != "CLOSED":
+            if by_staff and request.status != CLOSED:
                 client.refuse_while_on_hold("requests")
             request.reply(message, self._documents(client, document_ids))
             saved: list[Email] = []
