@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
-from domain.base import DossierAggregate, DossierCreated
-from domain.values import PERSON_NAME_MAX, clean_emails, clean_phone, required_text
+from domain.base import DossierAggregate, DossierCreated, DossierEvent
+from domain.errors import InvalidInput
+from domain.values import PERSON_NAME_MAX, clean_email, clean_emails, clean_phone, required_text
 
 
 class Contact(DossierAggregate):
@@ -17,6 +18,18 @@ class Contact(DossierAggregate):
         last_name: str
         emails: list[dict[str, Any]]
         phone: str | None
+
+    class ContactPortalAccessSet(DossierEvent):
+        """Staff gave (or took back) portal access through one of the contact's emails."""
+
+        email: str
+        enabled: bool
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.emails = [
+                {**e, "portal_access": self.enabled} if e["address"] == self.email else e
+                for e in aggregate.emails
+            ]
 
     def __init__(
         self,
@@ -56,3 +69,23 @@ class Contact(DossierAggregate):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def has_portal_access(self) -> bool:
+        """Whether any of the contact's emails has portal access."""
+        return any(entry.get("portal_access") for entry in self.emails)
+
+    def portal_emails(self) -> list[str]:
+        """The addresses with portal access, in the contact's order."""
+        return [str(e["address"]) for e in self.emails if e.get("portal_access")]
+
+    def set_portal_access(self, email: str, enabled: bool) -> None:
+        """Give or take back portal access through one of the contact's emails (matched
+        case-insensitively); nothing new when it is already so."""
+        wanted = clean_email("input.email", email).lower()
+        entry = next((e for e in self.emails if str(e["address"]).lower() == wanted), None)
+        if entry is None:
+            raise InvalidInput("input.email", f"{email.strip()} is not one of the contact's emails")
+        if bool(entry.get("portal_access")) == enabled:
+            return
+        self.trigger_event(self.ContactPortalAccessSet, email=entry["address"], enabled=enabled)

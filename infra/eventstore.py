@@ -12,16 +12,21 @@ from eventsourcing.persistence import Recording
 from domain.billing import ClientAccount, FirmSettings
 from domain.chat import ChatThread
 from domain.client import Client
+from domain.client_request import ClientRequest
 from domain.comment import Comment
 from domain.contact import Contact
 from domain.document import Document
 from domain.invoice import Invoice
+from domain.job import Job, Pipeline
 from domain.notification import ClientCommenters, NotificationInbox
 from domain.numbering import NumberSequence
 from domain.organization import LinkedOrganization
+from domain.overview_seen import OverviewSeen
 from domain.quote import Quote
 from domain.service_plan import ServiceSubscription
 from domain.staff import StaffMember
+from domain.task import Task
+from domain.time_entry import TimeEntry, Timer
 
 SNAPSHOT_INTERVAL = 100
 AGGREGATE_CACHE_SIZE = 10_000
@@ -51,7 +56,14 @@ class EventStore(Application[UUID]):
         ChatThread: SNAPSHOT_INTERVAL,
         ClientCommenters: SNAPSHOT_INTERVAL,
         NotificationInbox: SNAPSHOT_INTERVAL,
+        OverviewSeen: SNAPSHOT_INTERVAL,
         Document: SNAPSHOT_INTERVAL,
+        ClientRequest: SNAPSHOT_INTERVAL,
+        TimeEntry: SNAPSHOT_INTERVAL,
+        Timer: SNAPSHOT_INTERVAL,
+        Task: SNAPSHOT_INTERVAL,
+        Job: SNAPSHOT_INTERVAL,
+        Pipeline: SNAPSHOT_INTERVAL,
     }
 
     def __init__(

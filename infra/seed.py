@@ -7,6 +7,8 @@ from decimal import Decimal
 from uuid import UUID
 
 from domain.actor import Actor, ActorKind, acting_as
+from domain.client import Client
+from domain.job import Pipeline
 from domain.values import ClientType, StaffRole
 from infra.container import Container
 from infra.services.documents import FileBytes, FileSource
@@ -167,6 +169,8 @@ def seed_demo_firm(container: Container) -> int:
         ).position
         position = seed_billing(container, client_ids) or position
         position = seed_communications(container, client_ids) or position
+        position = seed_requests_and_time(container, client_ids) or position
+        position = seed_work(container, client_ids) or position
     position = seed_team_voices(container, client_ids) or position
     container.wait_for(position)
     return len(CLIENTS)
@@ -315,4 +319,101 @@ def seed_team_voices(container: Container, client_ids: list[UUID]) -> int | None
                 position = container.services.clients.add_comment(
                     client_id, f"{name}: reviewed the latest documents, all in order."
                 ).position
+    return position
+
+
+def seed_requests_and_time(container: Container, client_ids: list[UUID]) -> int | None:
+    """Client requests (open, reminded, answered, closed) to contacts given portal access, time
+    logged by the team at the firm's rates (also on the client on hold), and a running timer."""
+    services = container.services
+    requests, time = services.client_requests, services.time_entries
+    today = datetime.now(UTC).date()
+    position: int | None = None
+    for index, client_id in enumerate(client_ids[:6]):
+        if index != 1:  # on hold: nothing is sent to it
+            client = services.uow.get(Client, client_id)
+            contact_id = UUID(next(iter(client.contacts)))
+            contact = services.clients.get_contact(contact_id)
+            requests.set_contact_portal_access(
+                contact_id, email=str(contact.emails[0]["address"]), enabled=True
+            )
+            opened = requests.open_client_request(
+                client_id,
+                title="Bank statements for the year-end",
+                message="Please upload every bank statement from April to March.",
+                due_on=today + timedelta(days=14 - 7 * index),
+            )
+            request_id = UUID(opened.ids["client_request_id"])
+            if index % 2 == 0:
+                requests.send_request_reminder(request_id)
+            if index == 3:
+                requests.mark_client_request_answered(request_id)
+            if index == 4:
+                requests.close_client_request(request_id)
+            requests.open_client_request(
+                client_id,
+                title="Signed engagement letter",
+                message="Please sign and return the engagement letter.",
+            )
+        for day, (user_id, minutes, billable) in enumerate(
+            [("demo-agent-1", 90, True), ("demo-manager", 45, True), ("demo-agent-2", 30, False)]
+        ):
+            position = time.log_time(
+                client_id,
+                user_id=user_id,
+                worked_on=today - timedelta(days=3 * day + index),
+                minutes=minutes + 15 * index,
+                billable=billable,
+                rate=Decimal("95.00") if billable else None,
+                note="Year-end bookkeeping" if billable else "Internal review",
+            ).position
+    return time.start_timer(client_ids[0], note="Payroll questions").position or position
+
+
+TASKS = [
+    ("Reconcile bank accounts", -4, "HIGH", ["Current account", "Savings", "Card"]),
+    ("Prepare VAT return", 3, "URGENT", []),
+    ("Chase missing receipts", -1, "NORMAL", []),
+    ("Payroll run", 6, "NORMAL", ["Timesheets in", "Payslips sent"]),
+]
+
+
+def seed_work(container: Container, client_ids: list[UUID]) -> int | None:
+    """A year-end pipeline with jobs at different stages (one past due), tasks (overdue,
+    recurring, with checklists, one done) linked to the jobs, for the first five clients."""
+    services = container.services
+    tasks, jobs = services.tasks, services.jobs
+    today = datetime.now(UTC).date()
+    made = jobs.create_pipeline(
+        name="Year-end accounts", stages=["Records requested", "In preparation", "Review", "Filed"]
+    )
+    pipeline_id = UUID(made.ids["pipeline_id"])
+    stages = [str(stage["id"]) for stage in services.uow.get(Pipeline, pipeline_id).stages]
+    position: int | None = made.position
+    for index, client_id in enumerate(client_ids[:5]):
+        agent = str(STAFF[3 + index % 2][0])
+        job = jobs.create_job(
+            client_id,
+            name=f"Year-end {today.year - 1}",
+            pipeline_id=pipeline_id,
+            stage_id=stages[index % 3],
+            manager_user_ids=["demo-manager"],
+            starts_on=today - timedelta(days=40),
+            due_on=today + timedelta(days=20 - 12 * index),
+        )
+        job_id = UUID(job.ids["job_id"])
+        for number, (title, due, priority, checklist) in enumerate(TASKS[: 2 + index % 3]):
+            task = tasks.create_task(
+                client_id,
+                title=title,
+                assignee_user_id=agent if number % 2 == 0 else "demo-manager",
+                due_on=today + timedelta(days=due + index),
+                priority=priority,
+                job_id=job_id,
+                checklist=checklist or None,
+                recurrence="MONTHLY" if title == "Payroll run" else None,
+            )
+            position = task.position
+            if number == 1 and index % 2 == 0:
+                position = tasks.set_task_status(UUID(task.ids["task_id"]), status="DONE").position
     return position

@@ -166,6 +166,21 @@ class ClientProfileProjection(Projection):
             )
         )
 
+    @handles(Contact.ContactPortalAccessSet)
+    def contact_portal_access_set(
+        self, conn: sa.Connection, e: Contact.ContactPortalAccessSet, position: int
+    ) -> None:
+        row = conn.execute(
+            sa.select(contacts.c.emails).where(contacts.c.id == str(e.originator_id))
+        ).one()
+        emails = [
+            {**entry, "portal_access": e.enabled} if entry["address"] == e.email else entry
+            for entry in row[0]
+        ]
+        conn.execute(
+            sa.update(contacts).where(contacts.c.id == str(e.originator_id)).values(emails=emails)
+        )
+
     @handles(Client.ContactLinked)
     def contact_linked(self, conn: sa.Connection, e: Client.ContactLinked, position: int) -> None:
         client_id, contact_id = str(e.originator_id), str(e.contact_id)

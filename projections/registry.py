@@ -9,13 +9,18 @@ from projections.base import Projection
 from projections.billing import BillingProjection
 from projections.chat import ChatProjection
 from projections.client_profile import ClientProfileProjection
+from projections.client_requests import ClientRequestsProjection
 from projections.comments import CommentsProjection
 from projections.documents import DocumentsProjection
 from projections.emails import EmailsProjection
+from projections.jobs import JobsProjection
 from projections.notifications import NotificationsProjection
 from projections.organizations import OrganizationsProjection
+from projections.overview import OverviewProjection
 from projections.quotes import QuotesProjection
 from projections.service_subscriptions import ServiceSubscriptionsProjection
+from projections.tasks import TasksProjection
+from projections.time_entries import TimeEntriesProjection
 
 
 def all_projections() -> list[Projection]:
@@ -33,4 +38,9 @@ def all_projections() -> list[Projection]:
         NotificationsProjection(),
         ChatProjection(),
         DocumentsProjection(),
+        TasksProjection(),
+        JobsProjection(),
+        ClientRequestsProjection(),
+        TimeEntriesProjection(),
+        OverviewProjection(),
     ]

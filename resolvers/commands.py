@@ -27,6 +27,7 @@ from domain.errors import (
     VersionConflict,
     WriteContention,
 )
+from resolvers.errors import forbidden
 from resolvers.ids import to_global_id, uuid_of
 
 
@@ -108,6 +109,22 @@ class May(BasePermission):
 def may_change(doing: str) -> May:
     """Any role that may make changes (not a watcher)."""
     return May(access.can_mutate, doing)
+
+
+class MayOwn(May):
+    """For commands on the viewer's own marks: the role allows `doing`, watchers included."""
+
+    def has_permission(self, source: Any, info: Any, **kwargs: Any) -> bool:
+        viewer = info.context.require_viewer()
+        if not self.rule(viewer.role):
+            raise forbidden(f"the {viewer.role} role cannot {self.doing}")
+        return True
+
+
+def may_as_staff(doing: str) -> May:
+    """Any staff role, watchers included (for what only touches the member's own marks; run
+    it with `RequestContext.run(..., own=True)`)."""
+    return MayOwn(access.is_staff, doing)
 
 
 def may_manage_clients(doing: str) -> May:

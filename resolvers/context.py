@@ -169,15 +169,23 @@ class RequestContext:
         return result
 
     async def run(
-        self, call: Callable[[Ports], Outcome], *, given: Mapping[str, str | None] | None = None
+        self,
+        call: Callable[[Ports], Outcome],
+        *,
+        given: Mapping[str, str | None] | None = None,
+        own: bool = False,
     ) -> Outcome:
         """Run a command as the viewer and wait until the read models include it (`execute`).
+
+        Only roles that may make changes may run commands, unless `own`: a command on the
+        viewer's own marks (what they have seen), which any viewer the field's permission let
+        through may run, watchers included.
 
         An expected domain failure is raised as a `resolvers.commands.Failure` (a NOT_FOUND names
         the id the caller gave for that kind in `given`); one no result union has a member for
         is a top-level error (IDEMPOTENCY_KEY_REUSED, SERVICE_UNAVAILABLE).
         """
-        viewer = self.require_mutator()
+        viewer = self.require_viewer() if own else self.require_mutator()
         try:
             return await self.execute(viewer, lambda: call(self.ports))
         except DomainError as error:
@@ -190,6 +198,7 @@ class RequestContext:
         act: Callable[[Ports, UUID], Outcome],
         *,
         given: Mapping[str, str | None] | None = None,
+        own: bool = False,
     ) -> Outcome:
         """`run` a command on one entity named by the caller's global id of `kind`.
 
@@ -198,4 +207,6 @@ class RequestContext:
         command names `global_id` for `kind` (and the ids in `given` for other kinds).
         """
         found = local_id(global_id, kind)
-        return await self.run(lambda app: act(app, found), given={kind: global_id, **(given or {})})
+        return await self.run(
+            lambda app: act(app, found), given={kind: global_id, **(given or {})}, own=own
+        )

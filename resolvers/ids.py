@@ -29,6 +29,13 @@ NODE_TYPES = (
     "ChatMessage",
     "Document",
     "Email",
+    "Task",
+    "TaskComment",
+    "Job",
+    "Pipeline",
+    "ClientRequest",
+    "TimeEntry",
+    "Timer",
 )
 
 

@@ -20,6 +20,7 @@ from resolvers.client_requests import LATEST_REQUESTS, ClientRequestLoaders
 from resolvers.commands import local_id, may_change, written
 from resolvers.documents import DocumentLoaders
 from resolvers.ids import to_global_id
+from resolvers.overview import NEW_DESCRIPTION, is_new
 from resolvers.pages import Page, check_first, page_after_position, position_after
 from resolvers.ports import Outcome
 from schema.common import Actor, Info, Node, PageInfo, command, edges_of
@@ -94,6 +95,10 @@ class ClientRequest(Node):
     local_id: strawberry.Private[str]
     client_id: strawberry.Private[str]
     contact_ids: strawberry.Private[list[str]]
+
+    @strawberry.field(description=NEW_DESCRIPTION)
+    async def is_new(self, info: Info) -> bool:
+        return await is_new(info.context, self.client_id, self.opened_at, self.opened_by.id)
 
     @classmethod
     async def load(cls, info: Info, request_id: str) -> ClientRequest:

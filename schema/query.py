@@ -17,7 +17,8 @@ from resolvers.pages import (
 )
 from schema.billing import Invoice
 from schema.chat import chat_message_node, chat_thread_node
-from schema.client import Client, ClientConnection
+from schema.client import Client, ClientConnection, Viewer
+from schema.client_requests import client_request_node
 from schema.common import Info, Node
 from schema.documents import document_node
 from schema.emails import email_node
@@ -25,6 +26,7 @@ from schema.notifications import notification_node
 from schema.organizations import ledger_alert_node, organization_node
 from schema.quotes import quote_node
 from schema.service_subscriptions import subscription_node
+from schema.time_entries import time_entry_node, timer_node
 from schema.types import (
     ActivityConnection,
     ActivityEntry,
@@ -32,9 +34,9 @@ from schema.types import (
     Comment,
     Contact,
     StaffMember,
-    Viewer,
     activity_args,
 )
+from schema.work import job_node, pipeline_node, task_comment_node, task_node
 
 
 async def _client(info: Info, local_id: str) -> Node | None:
@@ -87,6 +89,13 @@ NODE_LOADERS: dict[str, NodeLoader] = {
     "ChatThread": chat_thread_node,
     "ChatMessage": chat_message_node,
     "Email": email_node,
+    "ClientRequest": client_request_node,
+    "TimeEntry": time_entry_node,
+    "Timer": timer_node,
+    "Task": task_node,
+    "TaskComment": task_comment_node,
+    "Job": job_node,
+    "Pipeline": pipeline_node,
 }
 """Every kind of global id `node(id:)` resolves, and how (as the viewer may see it)."""
 

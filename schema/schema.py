@@ -24,6 +24,7 @@ from schema.audit import AuditQuery
 from schema.billing import BillingMutation, Invoice
 from schema.chat import ChatMutation
 from schema.client import Client
+from schema.client_requests import ClientRequestsMutation
 from schema.common import SCALAR_OVERRIDES
 from schema.documents import DocumentsMutation
 from schema.emails import EmailsMutation
@@ -31,11 +32,14 @@ from schema.limits import QueryLimiter, QueryLimits
 from schema.mutation import Mutation
 from schema.notifications import NotificationsMutation, NotificationsQuery
 from schema.organizations import LedgerAlert, LinkedOrganization, OrganizationsMutation
+from schema.overview import OverviewMutation
 from schema.query import Query
 from schema.quotes import QuotesMutation
 from schema.service_subscriptions import ServiceSubscriptionsMutation
 from schema.subscription import Subscription
+from schema.time_entries import TimeMutation
 from schema.types import ActivityEntry, Comment, Contact, StaffMember
+from schema.work_mutations import WorkMutation, WorkQuery
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +48,13 @@ DOCUMENT_CACHE_SIZE = 256
 
 # Each capability contributes its own root fields: add its Query/Mutation/Subscription
 # classes here (they are merged into the three root types).
-QUERY_PARTS: tuple[type, ...] = (Query, AuditQuery, AnalyticsQuery, NotificationsQuery)
+QUERY_PARTS: tuple[type, ...] = (
+    Query,
+    AuditQuery,
+    AnalyticsQuery,
+    NotificationsQuery,
+    WorkQuery,
+)
 MUTATION_PARTS: tuple[type, ...] = (
     Mutation,
     BillingMutation,
@@ -55,6 +65,10 @@ MUTATION_PARTS: tuple[type, ...] = (
     NotificationsMutation,
     ChatMutation,
     EmailsMutation,
+    ClientRequestsMutation,
+    TimeMutation,
+    WorkMutation,
+    OverviewMutation,
 )
 SUBSCRIPTION_PARTS: tuple[type, ...] = (Subscription,)
 # Types reachable only through an interface or a union member list.

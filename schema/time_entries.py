@@ -18,6 +18,7 @@ import strawberry
 
 from resolvers.commands import Failure, local_id, may_change, written
 from resolvers.ids import to_global_id, uuid_of
+from resolvers.overview import NEW_DESCRIPTION, is_new
 from resolvers.pages import check_first, page_after_position
 from resolvers.ports import Outcome
 from resolvers.time_entries import (
@@ -81,6 +82,10 @@ class TimeEntry(Node):
     version: int = strawberry.field(description="Pass it back as expectedVersion.")
     client_id: strawberry.Private[str]
     invoice_id: strawberry.Private[str | None]
+
+    @strawberry.field(description=NEW_DESCRIPTION)
+    async def is_new(self, info: Info) -> bool:
+        return await is_new(info.context, self.client_id, self.logged_at, self.logged_by.id)
 
     @classmethod
     async def load(cls, info: Info, entry_id: str) -> TimeEntry:
@@ -586,3 +591,22 @@ class TimeMutation:
             )
         )
         return await TimeEntryPayload.load(info, done)
+
+
+@strawberry.type
+class TimeViewerFields:
+    """The fields this feature adds to `Viewer` (composed in schema/client.py)."""
+
+    @strawberry.field(description="Your own time entries across the clients you may see.")
+    async def time_entries(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: TimeEntryFilter | None = None,
+    ) -> TimeEntryConnection:
+        return await my_time_entries(info, first, after, filter)
+
+    @strawberry.field(description="Your timer, while it runs.")
+    async def running_timer(self, info: Info) -> Timer | None:
+        return await my_timer(info)

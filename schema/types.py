@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 
 from resolvers.commands import written
 from resolvers.ids import to_global_id
+from resolvers.overview import NEW_DESCRIPTION, is_new
 from resolvers.pages import ActivityArgs, Page, check_first, position_after
 from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole, edges_of
 
@@ -190,6 +191,11 @@ class Comment(Node):
     body: str
     author: Actor
     created_at: datetime
+    client_id: strawberry.Private[str]
+
+    @strawberry.field(description=NEW_DESCRIPTION)
+    async def is_new(self, info: Info) -> bool:
+        return await is_new(info.context, self.client_id, self.created_at, self.author.id)
 
     @classmethod
     async def load(cls, info: Info, comment_id: str) -> Comment:
@@ -202,6 +208,7 @@ class Comment(Node):
             body=row.body,
             author=Actor.from_dict(row.author),
             created_at=row.created_at,
+            client_id=row.client_id,
         )
 
 

@@ -19,6 +19,7 @@ import strawberry
 from resolvers.errors import bad_input
 from resolvers.ids import to_global_id
 from resolvers.jobs import JobArgs, JobLoaders
+from resolvers.overview import NEW_DESCRIPTION, is_new
 from resolvers.pages import MAX_FILTER_VALUES, Page, check_first, position_after
 from resolvers.tasks import LATEST_WORK, NEWEST, TaskArgs, TaskLoaders, local_ids, today
 from schema.common import Actor, Info, Node, PageInfo, edges_of
@@ -190,6 +191,10 @@ class Task(Node):
     previous_id: strawberry.Private[str | None]
     next_id: strawberry.Private[str | None]
 
+    @strawberry.field(description=NEW_DESCRIPTION)
+    async def is_new(self, info: Info) -> bool:
+        return await is_new(info.context, self.client_id, self.created_at, self.created_by.id)
+
     @classmethod
     def from_row(cls, row: Any) -> Task:
         return cls(
@@ -343,6 +348,10 @@ class Job(Node):
     client_id: strawberry.Private[str]
     pipeline_id: strawberry.Private[str]
     stage_id: strawberry.Private[str]
+
+    @strawberry.field(description=NEW_DESCRIPTION)
+    async def is_new(self, info: Info) -> bool:
+        return await is_new(info.context, self.client_id, self.created_at, self.created_by.id)
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

@@ -13,13 +13,18 @@ from infra.blobs import BlobStore
 from infra.eventstore import EventStore
 from infra.services.billing import BillingService
 from infra.services.chat import ChatService
+from infra.services.client_requests import ClientRequestsService
 from infra.services.clients import ClientsService
 from infra.services.documents import DocumentsService
 from infra.services.emails import EmailsService
+from infra.services.jobs import JobsService
 from infra.services.notifications import NotificationsService
 from infra.services.organizations import OrganizationsService
+from infra.services.overview import OverviewService
 from infra.services.quotes import QuotesService
 from infra.services.subscriptions import ServiceSubscriptionsService
+from infra.services.tasks import TasksService
+from infra.services.time_entries import TimeEntriesService
 from infra.services.unit_of_work import Change, Outcome, UnitOfWork
 
 __all__ = [
@@ -29,12 +34,14 @@ __all__ = [
     "ClientsService",
     "DocumentsService",
     "EmailsService",
+    "JobsService",
     "NotificationsService",
     "OrganizationsService",
     "Outcome",
     "QuotesService",
     "ServiceSubscriptionsService",
     "Services",
+    "TasksService",
     "UnitOfWork",
 ]
 
@@ -49,10 +56,15 @@ class Services:
     quotes: QuotesService
     subscriptions: ServiceSubscriptionsService
     organizations: OrganizationsService
+    overview: OverviewService
     notifications: NotificationsService
     chat: ChatService
     emails: EmailsService
     documents: DocumentsService
+    client_requests: ClientRequestsService
+    time_entries: TimeEntriesService
+    tasks: TasksService
+    jobs: JobsService
 
     @classmethod
     def over(cls, store: EventStore, blobs: BlobStore | None = None) -> Services:
@@ -65,8 +77,13 @@ class Services:
             quotes=QuotesService(uow, billing),
             subscriptions=ServiceSubscriptionsService(uow),
             organizations=OrganizationsService(uow),
+            overview=OverviewService(uow),
             notifications=NotificationsService(uow),
             chat=ChatService(uow),
             emails=EmailsService(uow),
             documents=DocumentsService(uow, blobs),
+            client_requests=ClientRequestsService(uow),
+            time_entries=TimeEntriesService(uow),
+            tasks=TasksService(uow),
+            jobs=JobsService(uow),
         )

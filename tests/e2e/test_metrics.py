@@ -78,7 +78,8 @@ async def test_operations_errors_projections_and_cache_are_measured(metered: Api
     assert value(samples, "dossier_projection_lag_seconds") == 0
     assert value(samples, "dossier_parked_events", projection="comments") == 0
     assert value(samples, "dossier_projection_runner_up") == 1
-    assert value(samples, "dossier_projection_events_total", projection="comments") == 2
+    # The registration, the comment and the client's commenters index (saved with it).
+    assert value(samples, "dossier_projection_events_total", projection="comments") == 3
     assert value(samples, "dossier_projection_batch_seconds_count", projection="comments") >= 1
     assert value(samples, "dossier_live_subscribers") == 0
     assert value(samples, "dossier_live_peak_unacknowledged_frames") == 0

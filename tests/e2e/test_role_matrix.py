@@ -47,6 +47,7 @@ from websockets.exceptions import ConnectionClosed
 from domain.actor import Actor, ActorKind, acting_as
 from domain.lines import Line
 from domain.organization import AccountingProvider
+from domain.time_entry import Timer, timer_id
 from domain.values import ClientType, StaffRole
 from infra.auth import TokenIssuer
 from infra.container import Container
@@ -158,11 +159,41 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "Query.notificationPreferences": (Y, Y, Y, Y, Y, Y, F, F, Y, U),
     "Mutation.markNotificationsRead": (Y, Y, Y, Y, Y, Y, F, F, Y, U),  # one's own
     "Mutation.setNotificationPreferences": (Y, Y, Y, Y, Y, Y, F, F, Y, U),
+    "Mutation.markOverviewSeen": (Y, Y, Y, Y, NF, Y, F, F, NF, U),  # one's own mark
     "Mutation.startChatThread": CHANGE,
     "Mutation.postChatMessage": CHANGE,
     "Mutation.markChatThreadRead": CHANGE,
     "Mutation.addChatParticipant": CHANGE,
     "Mutation.removeChatParticipant": CHANGE,
+    "Query.pipelines": (Y, Y, Y, Y, Y, Y, F, F, H, U),  # the firm's, for all its staff
+    "Mutation.createTask": CHANGE,
+    "Mutation.updateTask": CHANGE,
+    "Mutation.assignTask": CHANGE,
+    "Mutation.rescheduleTask": CHANGE,
+    "Mutation.setTaskStatus": CHANGE,
+    "Mutation.addTaskChecklistItem": CHANGE,
+    "Mutation.checkTaskChecklistItem": CHANGE,
+    "Mutation.commentOnTask": CHANGE,
+    "Mutation.createPipeline": REGISTER,
+    "Mutation.addPipelineStage": TEAM_CHANGE,
+    "Mutation.renamePipelineStage": TEAM_CHANGE,
+    "Mutation.reorderPipelineStages": TEAM_CHANGE,
+    "Mutation.createJob": CHANGE,
+    "Mutation.updateJob": CHANGE,
+    "Mutation.moveJob": CHANGE,
+    "Mutation.setJobStatus": CHANGE,
+    "Mutation.setContactPortalAccess": CHANGE,
+    "Mutation.openClientRequest": CHANGE,
+    "Mutation.replyToClientRequest": CHANGE,
+    "Mutation.closeClientRequest": CHANGE,
+    "Mutation.markClientRequestAnswered": CHANGE,
+    "Mutation.sendRequestReminder": CHANGE,
+    "Mutation.logTime": CHANGE,
+    "Mutation.updateTimeEntry": CHANGE,
+    "Mutation.deleteTimeEntry": CHANGE,
+    "Mutation.markTimeEntriesBilled": CHANGE,
+    "Mutation.startTimer": CHANGE,
+    "Mutation.stopTimer": (Y, Y, Y, Y, Y, F, F, F, Y, U),  # one's own timer, in one's firm
     "Subscription.activity": READ,
 }
 
@@ -252,6 +283,37 @@ class World:
             made = self._target(needs)
             self.settle()
             return made
+
+    def _timers(self, client_id: UUID, *, running: bool) -> None:
+        """Every staff member's timer (but the watcher's) running, or none: owner-b's in firm-b
+        and agent-2's on clients of their own."""
+        c = self.container
+        people = [(u, r.value.lower(), FIRM) for u, r in ON_STAFF.items() if u != "watcher-1"]
+        for user_id, role, firm in [*people, ("owner-b", "owner", OTHER_FIRM)]:
+            actor = Actor(id=user_id, kind=ActorKind.STAFF, name=user_id)
+            with acting_as(actor, firm, role):
+                timer = c.services.uow.find(Timer, timer_id(firm, user_id))
+                if (timer is not None and timer.running) == running:
+                    continue
+                if not running:
+                    done = c.services.time_entries.stop_timer(minutes=1)
+                else:
+                    on_client = client_id
+                    if user_id in ("agent-2", "owner-b"):
+                        on_client = self._own_client(user_id, firm)
+                    done = c.services.time_entries.start_timer(on_client)
+            self.last = max(getattr(self, "last", 0), done.position or 0)
+
+    def _own_client(self, user_id: str, firm: str) -> UUID:
+        """A client of `firm` with `user_id` on its team (made as that firm's owner)."""
+        owner = OWNER if firm == FIRM else Actor(id="owner-b", kind=ActorKind.STAFF, name="b")
+        service = self.container.service
+        with acting_as(owner, firm, "owner"):
+            made = service.register_client(name="Timers", client_type=ClientType.COMPANY)
+            client_id = UUID(made.ids["client_id"])
+            if user_id != "owner-b":
+                service.assign_team_member(client_id, user_id)
+        return client_id
 
     def _target(self, needs: str) -> Target:
         c = self.container
@@ -348,6 +410,61 @@ class World:
             thread_id = UUID(thread.ids["thread_id"])
             extra["thread"] = to_global_id("ChatThread", str(thread_id))
             self._act(lambda: c.services.chat.post_chat_message(thread_id, body="First"))
+        if needs in ("task", "pipeline", "job"):
+            jobs = c.services.jobs
+            made = self._act(lambda: jobs.create_pipeline(name="Matrix flow", stages=["A", "B"]))
+            pipeline_id = UUID(made.ids["pipeline_id"])
+            extra["pipeline"] = to_global_id("Pipeline", str(pipeline_id))
+            with acting_as(OWNER, FIRM, "owner"):
+                flow: Any = c.store.repository.get(pipeline_id)
+            extra["stage"], extra["stage2"] = (s["id"] for s in flow.stages)
+            if needs == "job":
+                job = self._act(
+                    lambda: jobs.create_job(client_id, name="Matrix job", pipeline_id=pipeline_id)
+                )
+                extra["job"] = to_global_id("Job", job.ids["job_id"])
+            if needs == "task":
+                task = self._act(
+                    lambda: c.services.tasks.create_task(
+                        client_id, title="Matrix", assignee_user_id="agent-1", checklist=["One"]
+                    )
+                )
+                extra["task"] = to_global_id("Task", task.ids["task_id"])
+                with acting_as(OWNER, FIRM, "owner"):
+                    made_task: Any = c.store.repository.get(UUID(task.ids["task_id"]))
+                extra["item"] = made_task.checklist[0]["id"]
+        if needs in ("portal", "request"):
+            email = f"cy-{next(self.names)}@client.example"
+            new_contact = {"first_name": "Cy", "last_name": "Portal", "emails": [email]}
+            cy = self._act(lambda: c.service.link_contact(client_id, new_contact=new_contact))
+            cy_id = UUID(cy.ids["contact_id"])
+            requests = c.services.client_requests
+            self._act(lambda: requests.set_contact_portal_access(cy_id, email=email, enabled=True))
+            extra["portal_contact"], extra["portal_email"] = to_global_id("Contact", cy_id), email
+            if needs == "request":
+                opened = self._act(
+                    lambda: requests.open_client_request(client_id, title="Matrix", message="Hi")
+                )
+                extra["request"] = to_global_id("ClientRequest", opened.ids["client_request_id"])
+        if needs in ("time entry", "billable time"):
+            logged = self._act(
+                lambda: c.services.time_entries.log_time(client_id, worked_on=on, minutes=30)
+            )
+            extra["time_entry"] = to_global_id("TimeEntry", logged.ids["time_entry_id"])
+            if needs == "billable time":
+                bill = self._act(
+                    lambda: c.billing.issue_invoice(
+                        client_id,
+                        number=None,
+                        issued_on=on,
+                        due_on=on + timedelta(days=30),
+                        currency="EUR",
+                        lines=LINES,
+                    )
+                )
+                extra["invoice"] = to_global_id("Invoice", bill.ids["invoice_id"])
+        if needs in ("timers", "no timers"):
+            self._timers(client_id, running=needs == "timers")
         if needs in ("organization", "alert"):
             linked_org = self._act(
                 lambda: c.organizations.link_organization(
@@ -555,6 +672,7 @@ MUTATIONS: dict[str, Mutation] = {
         None,
         lambda _t, _u: {"email": [{"kind": "COMMENT", "email": False}]},
     ),
+    "markOverviewSeen": Mutation("MarkOverviewSeenInput", "", on_client()),
     "startChatThread": Mutation(
         "StartChatThreadInput", "", on_client(title="Matrix", visibility="INTERNAL")
     ),
@@ -568,6 +686,116 @@ MUTATIONS: dict[str, Mutation] = {
     "removeChatParticipant": Mutation(
         "ChatParticipantInput", "thread", on("thread", "threadId", userId="agent-1")
     ),
+    "createTask": Mutation(
+        "CreateTaskInput", "", on_client(title="Matrix", assigneeUserId="agent-1")
+    ),
+    "updateTask": Mutation("UpdateTaskInput", "task", on("task", "taskId", title="Renamed")),
+    "assignTask": Mutation(
+        "AssignTaskInput", "task", on("task", "taskId", assigneeUserId="manager-1")
+    ),
+    "rescheduleTask": Mutation("RescheduleTaskInput", "task", on("task", "taskId", dueOn=DUE)),
+    "setTaskStatus": Mutation(
+        "SetTaskStatusInput", "task", on("task", "taskId", status="IN_PROGRESS")
+    ),
+    "addTaskChecklistItem": Mutation(
+        "AddTaskChecklistItemInput", "task", on("task", "taskId", text="More")
+    ),
+    "checkTaskChecklistItem": Mutation(
+        "CheckTaskChecklistItemInput",
+        "task",
+        lambda t, _u: {
+            "taskId": t.extra["task"] if t else "",
+            "itemId": t.extra["item"] if t else "",
+        },
+    ),
+    "commentOnTask": Mutation("CommentOnTaskInput", "task", on("task", "taskId", body="Noted")),
+    "createPipeline": Mutation(
+        "CreatePipelineInput", None, lambda _t, unique: {"name": f"Flow {unique}", "stages": ["A"]}
+    ),
+    "addPipelineStage": Mutation(
+        "AddPipelineStageInput",
+        "pipeline",
+        lambda t, _u: {"pipelineId": t.extra["pipeline"] if t else "", "name": "C"},
+    ),
+    "renamePipelineStage": Mutation(
+        "RenamePipelineStageInput",
+        "pipeline",
+        lambda t, _u: {
+            "pipelineId": t.extra["pipeline"] if t else "",
+            "stageId": t.extra["stage"] if t else "",
+            "name": "Renamed",
+        },
+    ),
+    "reorderPipelineStages": Mutation(
+        "ReorderPipelineStagesInput",
+        "pipeline",
+        lambda t, _u: {
+            "pipelineId": t.extra["pipeline"] if t else "",
+            "stageIds": [t.extra["stage2"], t.extra["stage"]] if t else [],
+        },
+    ),
+    "createJob": Mutation(
+        "CreateJobInput",
+        "pipeline",
+        lambda t, _u: {
+            "clientId": t.client if t else "",
+            "name": "Matrix job",
+            "pipelineId": t.extra["pipeline"] if t else "",
+        },
+    ),
+    "updateJob": Mutation(
+        "UpdateJobInput",
+        "job",
+        lambda t, _u: {"jobId": t.extra["job"] if t else "", "name": "Renamed"},
+    ),
+    "moveJob": Mutation(
+        "MoveJobInput",
+        "job",
+        lambda t, _u: {
+            "jobId": t.extra["job"] if t else "",
+            "stageId": t.extra["stage2"] if t else "",
+        },
+    ),
+    "setJobStatus": Mutation("SetJobStatusInput", "job", on("job", "jobId", status="DONE")),
+    "setContactPortalAccess": Mutation(
+        "SetContactPortalAccessInput",
+        "portal",
+        lambda t, _u: {
+            "contactId": t.extra["portal_contact"] if t else "",
+            "email": t.extra["portal_email"] if t else "",
+            "enabled": False,
+        },
+    ),
+    "openClientRequest": Mutation(
+        "OpenClientRequestInput", "portal", on_client(title="Matrix", message="Please")
+    ),
+    "replyToClientRequest": Mutation(
+        "ReplyToClientRequestInput", "request", on("request", "requestId", message="And?")
+    ),
+    "closeClientRequest": Mutation("ClientRequestInput", "request", on("request", "requestId")),
+    "markClientRequestAnswered": Mutation(
+        "ClientRequestInput", "request", on("request", "requestId")
+    ),
+    "sendRequestReminder": Mutation("ClientRequestInput", "request", on("request", "requestId")),
+    "logTime": Mutation(
+        "LogTimeInput", "", on_client(date=today().isoformat(), minutes=45, note="Matrix")
+    ),
+    "updateTimeEntry": Mutation(
+        "UpdateTimeEntryInput", "time entry", on("time_entry", "timeEntryId", minutes=50)
+    ),
+    "deleteTimeEntry": Mutation(
+        "DeleteTimeEntryInput", "time entry", on("time_entry", "timeEntryId")
+    ),
+    "markTimeEntriesBilled": Mutation(
+        "MarkTimeEntriesBilledInput",
+        "billable time",
+        lambda t, _u: {
+            "timeEntryIds": [t.extra["time_entry"] if t else ""],
+            "invoiceId": t.extra["invoice"] if t else "",
+        },
+    ),
+    "startTimer": Mutation("StartTimerInput", "no timers", on_client(note="Matrix")),
+    "stopTimer": Mutation("StopTimerInput", "timers", lambda _t, _u: {"minutes": 5}),
     "sendEmail": Mutation(
         "SendEmailInput", "", on_client(to=["jane@client.example"], subject="Hi", body="Hello")
     ),
@@ -633,6 +861,10 @@ READS: dict[str, Read] = {
     "notificationPreferences": Read(
         "{ notificationPreferences { email { kind email } } }",
         lambda d, _s: len(d["notificationPreferences"]["email"]) == 3,
+    ),
+    "pipelines": Read(
+        "{ pipelines { name } }",
+        lambda d, _s: "Matrix pipeline" in [p["name"] for p in d["pipelines"]],
     ),
     "activityCounts": Read(
         "query($id: ID!, $since: DateTime!) { activityCounts(since: $since, clientId: $id)"
@@ -710,6 +942,8 @@ def matrix(
         name = f"Shared {uuid.uuid4().hex[:8]}"
         world._act(lambda: service.add_comment(client_id, "Shared note"))
         world._act(lambda: service.update_client_details(client_id, name=name))
+        jobs = world.container.services.jobs
+        world._act(lambda: jobs.create_pipeline(name="Matrix pipeline", stages=["One"]))
         world.settle()
         yield Matrix(
             url=f"http://127.0.0.1:{config.port}",

@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from domain.actor import Actor, ActorKind, acting_as
+from domain.base import DossierEvent
 from domain.client import Client
 from domain.values import ClientType, StaffRole
 from infra.container import Container
@@ -187,7 +188,8 @@ def activity_positions(container: Container) -> list[int]:
     return [
         n.id
         for n in notifications
-        if ActivityProjection.is_activity(container.store.mapper.to_domain_event(n))
+        if isinstance(event := container.store.mapper.to_domain_event(n), DossierEvent)
+        and ActivityProjection.is_activity(event)
     ]
 
 

@@ -10,8 +10,10 @@ from projections.billing import firm_billing, invoices
 from projections.chat import chat_messages, chat_threads
 from projections.documents import documents
 from projections.emails import emails
+from projections.jobs import jobs
 from projections.notifications import notifications
 from projections.tables import client_contacts, clients, comments, staff
+from projections.tasks import tasks
 
 
 def count(container: Container, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
@@ -37,7 +39,6 @@ def test_the_demo_firm_has_every_section_of_a_profile(container: Container) -> N
         assert conn.execute(sa.select(firm_billing.c.currency)).scalar_one() == "GBP"
 
 
-
 def test_the_demo_firm_has_documents_emails_chats_and_notifications(container: Container) -> None:
     seed_demo_firm(container)
     # Five clients (the first six but the one on hold) with three documents each.
@@ -48,3 +49,12 @@ def test_the_demo_firm_has_documents_emails_chats_and_notifications(container: C
     # The owner commented on every client, so the manager's and the agent's comments on two
     # clients notify her four times.
     assert count(container, notifications, notifications.c.recipient_id == DEMO_OWNER) == 4
+
+
+def test_the_demo_firm_has_jobs_and_tasks(container: Container) -> None:
+    seed_demo_firm(container)
+    assert count(container, jobs) == 5
+    # 2, 3, 4, 2 and 3 tasks on the first five clients; three of them done.
+    assert count(container, tasks) == 14
+    assert count(container, tasks, tasks.c.status == "DONE") == 3
+    assert count(container, tasks, tasks.c.job_id.is_(None)) == 0
