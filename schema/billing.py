@@ -14,7 +14,7 @@ from resolvers.commands import may_change, may_manage_staff, written
 from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
 from resolvers.ports import Outcome
-from schema.common import Info, Node, PageInfo, command, edges_of
+from schema.common import Info, Node, PageInfo, command, connection_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef
 
@@ -215,11 +215,7 @@ async def client_invoices(
         wanted = {s.value for s in status}
         rows = [r for r in rows if r.status in wanted]
     page = page_after_position(rows, size, after)
-    return InvoiceConnection(
-        edges=edges_of(page, InvoiceEdge, Invoice.from_row),
-        page_info=PageInfo.of(page),
-        total_count=len(rows),
-    )
+    return connection_of(InvoiceConnection, page, InvoiceEdge, Invoice.from_row)
 
 
 async def unpaid_invoices(info: Info, client_id: str) -> list[Invoice]:

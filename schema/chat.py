@@ -18,7 +18,7 @@ from resolvers.chat import chat_loaders
 from resolvers.commands import local_id, may_change, written
 from resolvers.ids import to_global_id
 from resolvers.pages import Page, check_first, position_after
-from schema.common import Actor, Info, Node, PageInfo, command, edges_of
+from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef, Contact, StaffMember
 
@@ -144,11 +144,7 @@ class ChatThread(Node):
         start = position_after(after)
         rows = await chat_loaders(info.context).messages.load((self.local_id, size, start))
         page = Page.of(rows, size, lambda r: r.position, after=after, total=self.message_count)
-        return ChatMessageConnection(
-            edges=edges_of(page, ChatMessageEdge, ChatMessage.from_row),
-            page_info=PageInfo.of(page),
-            total_count=self.message_count,
-        )
+        return connection_of(ChatMessageConnection, page, ChatMessageEdge, ChatMessage.from_row)
 
     @strawberry.field(description="Messages the viewer has not read (null when not a participant).")
     async def unread_count(self, info: Info) -> int | None:
@@ -198,11 +194,7 @@ class ChatClientFields:
         start = position_after(after)
         remaining = rows if start is None else [r for r in rows if r.position < start]
         page = Page.of(remaining, size, lambda r: r.position, after=after, total=len(rows))
-        return ChatThreadConnection(
-            edges=edges_of(page, ChatThreadEdge, ChatThread.from_row),
-            page_info=PageInfo.of(page),
-            total_count=len(rows),
-        )
+        return connection_of(ChatThreadConnection, page, ChatThreadEdge, ChatThread.from_row)
 
 
 @strawberry.type

@@ -16,7 +16,7 @@ from schema.audit import AuditClientFields
 from schema.billing import BillingClientFields, BillingOverviewFields
 from schema.chat import ChatClientFields, ChatOverviewFields
 from schema.client_requests import ClientRequestsClientFields, ClientRequestsOverviewFields
-from schema.common import PageInfo, edges_of
+from schema.common import PageInfo, connection_of
 from schema.documents import DocumentsClientFields, DocumentsOverviewFields
 from schema.emails import EmailsClientFields, EmailsOverviewFields
 from schema.history import HistoryClientFields
@@ -85,8 +85,4 @@ class ClientConnection:
 
     @classmethod
     def of(cls, page: Page) -> ClientConnection:
-        return cls(
-            edges=edges_of(page, ClientEdge, Client.from_row),
-            page_info=PageInfo.of(page),
-            total_count=page.total or 0,
-        )
+        return connection_of(cls, page, ClientEdge, Client.from_row)

@@ -23,7 +23,7 @@ from resolvers.ids import to_global_id
 from resolvers.overview import NEW_DESCRIPTION, is_new
 from resolvers.pages import Page, check_first, page_after_position, position_after
 from resolvers.ports import Outcome
-from schema.common import Actor, Info, Node, PageInfo, command, edges_of
+from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.documents import Document
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef, Contact
@@ -150,10 +150,11 @@ class ClientRequest(Node):
         rows = await info.context.loaders_of(ClientRequestLoaders).messages.load(self.local_id)
         remaining = [r for r in rows if start is None or r.number > start]
         page = Page.of(remaining, size, lambda r: r.number, after=after, total=len(rows))
-        return ClientRequestMessageConnection(
-            edges=edges_of(page, ClientRequestMessageEdge, ClientRequestMessage.from_row),
-            page_info=PageInfo.of(page),
-            total_count=len(rows),
+        return connection_of(
+            ClientRequestMessageConnection,
+            page,
+            ClientRequestMessageEdge,
+            ClientRequestMessage.from_row,
         )
 
     @strawberry.field(description="Every document attached to the thread, in message order.")
@@ -203,10 +204,8 @@ class ClientRequestsClientFields:
             wanted = {s.value for s in status}
             rows = [r for r in rows if r.status in wanted]
         page = page_after_position(rows, size, after)
-        return ClientRequestConnection(
-            edges=edges_of(page, ClientRequestEdge, ClientRequest.from_row),
-            page_info=PageInfo.of(page),
-            total_count=len(rows),
+        return connection_of(
+            ClientRequestConnection, page, ClientRequestEdge, ClientRequest.from_row
         )
 
 

@@ -130,6 +130,7 @@ class Actor:
 
 
 E = TypeVar("E")
+C = TypeVar("C")
 
 
 def edges_of(page: Page, edge: Callable[..., E], node: Callable[[Any], Any]) -> list[E]:
@@ -155,3 +156,17 @@ class PageInfo:
             start_cursor=page.cursors[0] if page.cursors else None,
             end_cursor=page.cursors[-1] if page.cursors else None,
         )
+
+
+def connection_of(
+    connection: Callable[..., C],
+    page: Page,
+    edge: Callable[..., E],
+    node: Callable[[Any], Any],
+    **fields: Any,
+) -> C:
+    """A connection over one page: its edges (`edges_of`), its `PageInfo` and its
+    `total_count`, the page's total (0 when the page was not counted) unless `fields` give
+    another; `fields` also give a connection's further fields."""
+    fields.setdefault("total_count", page.total or 0)
+    return connection(edges=edges_of(page, edge, node), page_info=PageInfo.of(page), **fields)

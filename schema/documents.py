@@ -29,7 +29,7 @@ from resolvers.documents import (
 )
 from resolvers.ids import to_global_id, uuid_of
 from resolvers.pages import check_first, page_after_position
-from schema.common import Actor, Info, Node, PageInfo, command, edges_of
+from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef
 
@@ -212,11 +212,7 @@ async def client_documents(
         [r for r in rows if flt.matches(r)], order_by, direction is SortDirection.ASC
     )
     page = page_after_position(chosen, size, after)
-    return DocumentConnection(
-        edges=edges_of(page, DocumentEdge, Document.from_row),
-        page_info=PageInfo.of(page),
-        total_count=len(chosen),
-    )
+    return connection_of(DocumentConnection, page, DocumentEdge, Document.from_row)
 
 
 async def latest_documents(info: Info, client_id: str) -> list[Document]:

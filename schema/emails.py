@@ -23,7 +23,7 @@ from resolvers.commands import local_id, may_change, written
 from resolvers.emails import LATEST_EMAILS, EmailLoaders
 from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
-from schema.common import Actor, Info, Node, PageInfo, command, edges_of
+from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.documents import Document, document_node
 from schema.errors import LimitExceededError, NotFoundError, ValidationError
 from schema.types import ClientCore, ClientRef
@@ -155,11 +155,7 @@ async def client_emails(
         wanted = {s.value for s in status}
         rows = [r for r in rows if r.status in wanted]
     page = page_after_position(rows, size, after)
-    return EmailConnection(
-        edges=edges_of(page, EmailEdge, Email.from_row),
-        page_info=PageInfo.of(page),
-        total_count=len(rows),
-    )
+    return connection_of(EmailConnection, page, EmailEdge, Email.from_row)
 
 
 async def email_node(info: Info, local: str) -> Email | None:

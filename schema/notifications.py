@@ -18,7 +18,7 @@ from resolvers.commands import local_id, written
 from resolvers.ids import to_global_id
 from resolvers.notifications import AnyStaff, notification_loaders, run_personal
 from resolvers.pages import check_first
-from schema.common import Actor, Info, Node, PageInfo, command, edges_of
+from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.errors import LimitExceededError, NotFoundError, ValidationError
 from schema.types import ClientCore, ClientRef, Comment
 
@@ -127,10 +127,11 @@ class NotificationsQuery:
         info.context.require_viewer()
         size = check_first(first, 20)
         found = await notification_loaders(info.context).page(size, after, unread_only)
-        return NotificationConnection(
-            edges=edges_of(found.page, NotificationEdge, Notification.from_row),
-            page_info=PageInfo.of(found.page),
-            total_count=found.total,
+        return connection_of(
+            NotificationConnection,
+            found.page,
+            NotificationEdge,
+            Notification.from_row,
             unread_count=found.unread,
         )
 

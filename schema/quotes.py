@@ -22,7 +22,7 @@ from resolvers.pages import check_first, page_after_position
 from resolvers.ports import Outcome
 from resolvers.quotes import LATEST_QUOTES, QuoteLoaders, quote_status
 from schema.billing import Invoice, InvoiceLine, InvoiceLineInput, Money, line_values
-from schema.common import Info, Node, PageInfo, command, edges_of
+from schema.common import Info, Node, PageInfo, command, connection_of
 from schema.errors import NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef
 
@@ -133,11 +133,7 @@ async def client_quotes(
         on = today()
         rows = [r for r in rows if quote_status(r, on) in wanted]
     page = page_after_position(rows, size, after)
-    return QuoteConnection(
-        edges=edges_of(page, QuoteEdge, Quote.from_row),
-        page_info=PageInfo.of(page),
-        total_count=len(rows),
-    )
+    return connection_of(QuoteConnection, page, QuoteEdge, Quote.from_row)
 
 
 async def latest_quotes(info: Info, client_id: str) -> list[Quote]:

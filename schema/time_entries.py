@@ -30,7 +30,7 @@ from resolvers.time_entries import (
     unbilled,
 )
 from schema.billing import Invoice, Money
-from schema.common import Actor, Info, Node, PageInfo, command, edges_of
+from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.errors import ConflictError, NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef, StaffMember
 
@@ -183,10 +183,11 @@ def entry_connection(
         wanted = flt.to_filter()
         rows = [r for r in rows if wanted.matches(r)]
     page = page_after_position(rows, size, after)
-    return TimeEntryConnection(
-        edges=edges_of(page, TimeEntryEdge, TimeEntry.from_row),
-        page_info=PageInfo.of(page),
-        total_count=len(rows),
+    return connection_of(
+        TimeEntryConnection,
+        page,
+        TimeEntryEdge,
+        TimeEntry.from_row,
         total_minutes=sum(r.minutes for r in rows),
     )
 

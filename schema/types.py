@@ -13,7 +13,15 @@ from resolvers.commands import written
 from resolvers.ids import to_global_id
 from resolvers.overview import NEW_DESCRIPTION, is_new
 from resolvers.pages import ActivityArgs, Page, check_first, position_after
-from schema.common import Actor, ClientType, Info, Node, PageInfo, StaffRole, edges_of
+from schema.common import (
+    Actor,
+    ClientType,
+    Info,
+    Node,
+    PageInfo,
+    StaffRole,
+    connection_of,
+)
 
 if TYPE_CHECKING:
     from schema.client import Client, ClientOverview
@@ -226,11 +234,7 @@ class CommentConnection:
 
     @classmethod
     def of(cls, page: Page) -> CommentConnection:
-        return cls(
-            edges=edges_of(page, CommentEdge, Comment.from_row),
-            page_info=PageInfo.of(page),
-            total_count=page.total or 0,
-        )
+        return connection_of(cls, page, CommentEdge, Comment.from_row)
 
 
 @strawberry.input
@@ -307,10 +311,8 @@ class ActivityConnection:
 
     @classmethod
     def of(cls, page: Page) -> ActivityConnection:
-        return cls(
-            edges=edges_of(page, ActivityEdge, ActivityEntry.from_row),
-            page_info=PageInfo.of(page),
-            total_count=page.total,
+        return connection_of(
+            cls, page, ActivityEdge, ActivityEntry.from_row, total_count=page.total
         )
 
 
@@ -399,10 +401,8 @@ class ClientCore(Node):
         rows = await info.context.loaders.client_contacts.load(self.local_id)
         remaining = [r for r in rows if start is None or r.position > start]
         page = Page.of(remaining, size, lambda r: r.position, after=after, total=len(rows))
-        return ClientContactConnection(
-            edges=edges_of(page, ClientContactEdge, ClientContact.from_row),
-            page_info=PageInfo.of(page),
-            total_count=len(rows),
+        return connection_of(
+            ClientContactConnection, page, ClientContactEdge, ClientContact.from_row
         )
 
     @strawberry.field

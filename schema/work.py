@@ -22,7 +22,7 @@ from resolvers.jobs import JobArgs, JobLoaders
 from resolvers.overview import NEW_DESCRIPTION, is_new
 from resolvers.pages import MAX_FILTER_VALUES, Page, check_first, position_after
 from resolvers.tasks import LATEST_WORK, NEWEST, TaskArgs, TaskLoaders, local_ids, today
-from schema.common import Actor, Info, Node, PageInfo, edges_of
+from schema.common import Actor, Info, Node, PageInfo, connection_of
 from schema.types import ClientCore, ClientRef, StaffMember
 
 
@@ -272,11 +272,7 @@ class TaskConnection:
 
     @classmethod
     def of(cls, page: Page) -> TaskConnection:
-        return cls(
-            edges=edges_of(page, TaskEdge, Task.from_row),
-            page_info=PageInfo.of(page),
-            total_count=page.total or 0,
-        )
+        return connection_of(cls, page, TaskEdge, Task.from_row)
 
 
 @strawberry.input
@@ -426,11 +422,7 @@ class JobConnection:
 
     @classmethod
     def of(cls, page: Page) -> JobConnection:
-        return cls(
-            edges=edges_of(page, JobEdge, Job.from_row),
-            page_info=PageInfo.of(page),
-            total_count=page.total or 0,
-        )
+        return connection_of(cls, page, JobEdge, Job.from_row)
 
 
 @strawberry.input
