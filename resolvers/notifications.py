@@ -1,14 +1,14 @@
-"""Reads of the viewer's own notifications and settings, and the path of personal commands.
+"""Reads of the viewer's own notifications and settings, and how their commands name ids.
 
 A viewer reads only notifications addressed to them, about clients they may still see. A
 page is one keyed SQL statement and its counts another, whatever the page's size.
-Personal commands (mark read, settings) are open to every staff role, watchers included:
-they change nothing but the member's own inbox.
+Personal commands (mark read, settings) are open to every staff role, watchers included
+(`RequestContext.run(..., own=True)`): they change nothing but the member's own inbox.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -17,11 +17,11 @@ import sqlalchemy as sa
 from strawberry.dataloader import DataLoader
 from strawberry.permission import BasePermission
 
-from domain.errors import DomainError, NotFound
+from domain.errors import NotFound
 from domain.notification import NotificationKind, default_email_settings
 from projections.notifications import notification_settings, notifications
 from projections.tables import clients
-from resolvers.commands import Failure, failure_of
+from resolvers.commands import Failure
 from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from resolvers.loaders import Loaders, Row
@@ -115,27 +115,20 @@ def notification_loaders(context: RequestContext) -> NotificationLoaders:
     return found
 
 
-async def run_personal(
-    context: RequestContext,
-    call: Callable[[Ports], Outcome],
-    *,
-    given: Mapping[str, str | None] | None = None,
-) -> Outcome:
-    """Run a command on the viewer's own things: any staff role may (watchers too).
+def naming_notifications(call: Callable[[Ports], Outcome]) -> Callable[[Ports], Outcome]:
+    """`call`, where a notification that is not the viewer's is NOT_FOUND under its global id
+    (run it with `RequestContext.run(..., own=True)`: any staff role may, watchers too)."""
 
-    A notification that is not the viewer's is NOT_FOUND under the global id the caller gave.
-    """
-    viewer = context.require_viewer()
-    try:
-        return await context.execute(viewer, lambda: call(context.ports))
-    except NotFound as error:
-        if error.kind == "Notification":
-            raise Failure.not_found(
-                "Notification", to_global_id("Notification", error.entity_id)
-            ) from None
-        raise failure_of(error, given or {}) from None
-    except DomainError as error:
-        raise failure_of(error, given or {}) from None
+    def act(app: Ports) -> Outcome:
+        try:
+            return call(app)
+        except NotFound as error:
+            if error.kind != "Notification":
+                raise
+            shown = to_global_id("Notification", error.entity_id)
+            raise Failure.not_found("Notification", shown) from None
+
+    return act
 
 
 class AnyStaff(BasePermission):

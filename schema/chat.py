@@ -8,6 +8,7 @@ viewer is not a participant). Messages are listed newest first.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, TypeAlias
@@ -18,6 +19,7 @@ from resolvers.chat import chat_loaders
 from resolvers.commands import local_id, may_change, written
 from resolvers.ids import to_global_id
 from resolvers.pages import Page, check_first, position_after
+from resolvers.ports import Outcome
 from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef, Contact, StaffMember
@@ -280,19 +282,21 @@ class ChatMutation:
     async def start_chat_thread(
         self, info: Info, input: StartChatThreadInput
     ) -> StartChatThreadResult:
-        client_id = local_id(input.client_id, "Client")
-        contacts = [local_id(c, "Contact") for c in input.participant_contact_ids or []]
         users = [str(u) for u in input.participant_user_ids or []]
-        done = await info.context.run(
-            lambda app: app.services.chat.start_chat_thread(
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.services.chat.start_chat_thread(
                 client_id,
                 title=input.title,
                 visibility=input.visibility.value,
                 participant_user_ids=users or None,
-                participant_contact_ids=contacts or None,
+                participant_contact_ids=[
+                    local_id(c, "Contact") for c in input.participant_contact_ids or []
+                ]
+                or None,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
         return ChatThreadPayload(thread=await ChatThread.load(info, done.ids["thread_id"]))
 
@@ -300,12 +304,12 @@ class ChatMutation:
     async def post_chat_message(
         self, info: Info, input: PostChatMessageInput
     ) -> PostChatMessageResult:
-        thread_id = local_id(input.thread_id, "ChatThread")
-        done = await info.context.run(
-            lambda app: app.services.chat.post_chat_message(
+        done = await info.context.run_on(
+            "ChatThread",
+            input.thread_id,
+            lambda app, thread_id: app.services.chat.post_chat_message(
                 thread_id, body=input.body, key=input.idempotency_key
             ),
-            given={"ChatThread": input.thread_id},
         )
         return ChatMessagePayload(
             chat_message=await ChatMessage.load(info, done.ids["message_id"]),
@@ -316,12 +320,12 @@ class ChatMutation:
     async def mark_chat_thread_read(
         self, info: Info, input: MarkChatThreadReadInput
     ) -> ChatThreadResult:
-        thread_id = local_id(input.thread_id, "ChatThread")
-        done = await info.context.run(
-            lambda app: app.services.chat.mark_chat_thread_read(
+        done = await info.context.run_on(
+            "ChatThread",
+            input.thread_id,
+            lambda app, thread_id: app.services.chat.mark_chat_thread_read(
                 thread_id, key=input.idempotency_key
             ),
-            given={"ChatThread": input.thread_id},
         )
         return ChatThreadPayload(thread=await ChatThread.load(info, done.ids["thread_id"]))
 
@@ -329,18 +333,7 @@ class ChatMutation:
     async def add_chat_participant(
         self, info: Info, input: ChatParticipantInput
     ) -> ChatThreadResult:
-        thread_id = local_id(input.thread_id, "ChatThread")
-        contact_id = None if input.contact_id is None else local_id(input.contact_id, "Contact")
-        done = await info.context.run(
-            lambda app: app.services.chat.add_chat_participant(
-                thread_id,
-                user_id=None if input.user_id is None else str(input.user_id),
-                contact_id=contact_id,
-                key=input.idempotency_key,
-            ),
-            given={"ChatThread": input.thread_id},
-        )
-        return ChatThreadPayload(thread=await ChatThread.load(info, done.ids["thread_id"]))
+        return await _change_participants(info, input, lambda chat: chat.add_chat_participant)
 
     @command(
         may_change("change chats"),
@@ -349,15 +342,22 @@ class ChatMutation:
     async def remove_chat_participant(
         self, info: Info, input: ChatParticipantInput
     ) -> ChatThreadResult:
-        thread_id = local_id(input.thread_id, "ChatThread")
-        contact_id = None if input.contact_id is None else local_id(input.contact_id, "Contact")
-        done = await info.context.run(
-            lambda app: app.services.chat.remove_chat_participant(
-                thread_id,
-                user_id=None if input.user_id is None else str(input.user_id),
-                contact_id=contact_id,
-                key=input.idempotency_key,
-            ),
-            given={"ChatThread": input.thread_id},
-        )
-        return ChatThreadPayload(thread=await ChatThread.load(info, done.ids["thread_id"]))
+        return await _change_participants(info, input, lambda chat: chat.remove_chat_participant)
+
+
+async def _change_participants(
+    info: Info, input: ChatParticipantInput, method: Callable[[Any], Callable[..., Outcome]]
+) -> ChatThreadPayload:
+    """Add or remove the input's participant (`method` picks the chat service's command); a
+    contact id is decoded after the thread's."""
+    done = await info.context.run_on(
+        "ChatThread",
+        input.thread_id,
+        lambda app, thread_id: method(app.services.chat)(
+            thread_id,
+            user_id=None if input.user_id is None else str(input.user_id),
+            contact_id=None if input.contact_id is None else local_id(input.contact_id, "Contact"),
+            key=input.idempotency_key,
+        ),
+    )
+    return ChatThreadPayload(thread=await ChatThread.load(info, done.ids["thread_id"]))

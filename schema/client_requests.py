@@ -9,6 +9,7 @@ contacts (the client's email log shows them).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any, TypeAlias
@@ -347,14 +348,7 @@ class ClientRequestsMutation:
     async def close_client_request(
         self, info: Info, input: ClientRequestInput
     ) -> ClientRequestResult:
-        done = await info.context.run_on(
-            "ClientRequest",
-            input.request_id,
-            lambda app, request_id: app.services.client_requests.close_client_request(
-                request_id, key=input.idempotency_key
-            ),
-        )
-        return await ClientRequestPayload.load(info, done)
+        return await _change_request(info, input, lambda requests: requests.close_client_request)
 
     @command(
         may_change("change requests"),
@@ -363,14 +357,9 @@ class ClientRequestsMutation:
     async def mark_client_request_answered(
         self, info: Info, input: ClientRequestInput
     ) -> ClientRequestResult:
-        done = await info.context.run_on(
-            "ClientRequest",
-            input.request_id,
-            lambda app, request_id: app.services.client_requests.mark_client_request_answered(
-                request_id, key=input.idempotency_key
-            ),
+        return await _change_request(
+            info, input, lambda requests: requests.mark_client_request_answered
         )
-        return await ClientRequestPayload.load(info, done)
 
     @command(
         may_change("send requests"),
@@ -379,14 +368,7 @@ class ClientRequestsMutation:
     async def send_request_reminder(
         self, info: Info, input: ClientRequestInput
     ) -> ClientRequestResult:
-        done = await info.context.run_on(
-            "ClientRequest",
-            input.request_id,
-            lambda app, request_id: app.services.client_requests.send_request_reminder(
-                request_id, key=input.idempotency_key
-            ),
-        )
-        return await ClientRequestPayload.load(info, done)
+        return await _change_request(info, input, lambda requests: requests.send_request_reminder)
 
     @command(
         may_change("change contacts"),
@@ -403,3 +385,17 @@ class ClientRequestsMutation:
             ),
         )
         return ContactPortalAccessPayload(contact=await Contact.load(info, done.ids["contact_id"]))
+
+
+async def _change_request(
+    info: Info, input: ClientRequestInput, method: Callable[[Any], Callable[..., Outcome]]
+) -> ClientRequestPayload:
+    """Close a request, mark it answered or remind: `method` picks the service's command."""
+    done = await info.context.run_on(
+        "ClientRequest",
+        input.request_id,
+        lambda app, request_id: method(app.services.client_requests)(
+            request_id, key=input.idempotency_key
+        ),
+    )
+    return await ClientRequestPayload.load(info, done)

@@ -10,10 +10,11 @@ the document viewed for the staff member.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from enum import Enum
 from typing import IO, Annotated, Any, TypeAlias
+from uuid import UUID
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -27,8 +28,9 @@ from resolvers.documents import (
     is_new,
     sort_documents,
 )
-from resolvers.ids import to_global_id, uuid_of
+from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
+from resolvers.ports import Outcome, Ports
 from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
 from schema.types import ClientCore, ClientRef
@@ -381,10 +383,6 @@ DocumentResult: TypeAlias = Annotated[
 ]
 
 
-def _document_id(global_id: str) -> Any:
-    return local_id(global_id, "Document")
-
-
 @strawberry.type
 class DocumentsMutation:
     @command(
@@ -395,23 +393,22 @@ class DocumentsMutation:
     async def upload_documents(
         self, info: Info, input: UploadDocumentsInput
     ) -> UploadDocumentsResult:
-        client_id = local_id(input.client_id, "Client")
-        comment_id = None
-        if input.comment_id is not None:
-            comment_id = uuid_of(input.comment_id, "Comment")
-            if comment_id is None:
-                raise Failure.not_found("Comment", str(input.comment_id))
-        files = [file_of(f, f"input.files.{i}") for i, f in enumerate(input.files)]
-        done = await info.context.run(
-            lambda app: app.documents.upload_documents(
+        def upload(app: Ports, client_id: UUID) -> Outcome:
+            # After the client's id, as the input gives them: the comment's, then the files.
+            comment_id = None if input.comment_id is None else local_id(input.comment_id, "Comment")
+            files = [file_of(f, f"input.files.{i}") for i, f in enumerate(input.files)]
+            outcome: Outcome = app.documents.upload_documents(
                 client_id,
                 files,
                 folder=input.folder,
                 tags=input.tags,
                 comment_id=comment_id,
                 idempotency_key=input.idempotency_key,
-            ),
-            given={"Client": input.client_id, "Comment": input.comment_id},
+            )
+            return outcome
+
+        done = await info.context.run_on(
+            "Client", input.client_id, upload, given={"Comment": input.comment_id}
         )
         ids = [i for i in done.ids.get("document_ids", "").split(",") if i]
         return UploadDocumentsPayload(documents=[await Document.load(info, i) for i in ids])
@@ -423,82 +420,43 @@ class DocumentsMutation:
     async def upload_document_version(
         self, info: Info, input: UploadDocumentVersionInput
     ) -> UploadDocumentVersionResult:
-        document_id = _document_id(input.document_id)
-        upload = file_of(input.file, "input.file")
-        done = await info.context.run(
-            lambda app: app.documents.upload_version(
-                document_id, upload, idempotency_key=input.idempotency_key
+        done = await info.context.run_on(
+            "Document",
+            input.document_id,
+            lambda app, document_id: app.documents.upload_version(
+                document_id,
+                file_of(input.file, "input.file"),
+                idempotency_key=input.idempotency_key,
             ),
-            given={"Document": input.document_id},
         )
         return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))
 
     @command(may_change("rename documents"), description="Rename a document.")
     async def rename_document(self, info: Info, input: RenameDocumentInput) -> DocumentResult:
-        document_id = _document_id(input.document_id)
-        done = await info.context.run(
-            lambda app: app.documents.rename_document(
-                document_id, input.name, key=input.idempotency_key
-            ),
-            given={"Document": input.document_id},
-        )
-        return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))
+        return await _change_document(info, input, lambda docs: docs.rename_document, input.name)
 
     @command(may_change("move documents"), description="Move a document to another folder.")
     async def move_document(self, info: Info, input: MoveDocumentInput) -> DocumentResult:
-        document_id = _document_id(input.document_id)
-        done = await info.context.run(
-            lambda app: app.documents.move_document(
-                document_id, input.folder, key=input.idempotency_key
-            ),
-            given={"Document": input.document_id},
-        )
-        return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))
+        return await _change_document(info, input, lambda docs: docs.move_document, input.folder)
 
     @command(may_change("tag documents"), description="Add tags to a document.")
     async def tag_document(self, info: Info, input: DocumentTagsInput) -> DocumentResult:
-        document_id = _document_id(input.document_id)
-        done = await info.context.run(
-            lambda app: app.documents.tag_document(
-                document_id, input.tags, key=input.idempotency_key
-            ),
-            given={"Document": input.document_id},
-        )
-        return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))
+        return await _change_document(info, input, lambda docs: docs.tag_document, input.tags)
 
     @command(may_change("tag documents"), description="Remove tags from a document.")
     async def untag_document(self, info: Info, input: DocumentTagsInput) -> DocumentResult:
-        document_id = _document_id(input.document_id)
-        done = await info.context.run(
-            lambda app: app.documents.untag_document(
-                document_id, input.tags, key=input.idempotency_key
-            ),
-            given={"Document": input.document_id},
-        )
-        return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))
+        return await _change_document(info, input, lambda docs: docs.untag_document, input.tags)
 
     @command(
         may_change("remove documents"),
         description="Hide a document from the profile (kept for audit; can be restored).",
     )
     async def remove_document(self, info: Info, input: RemoveDocumentInput) -> DocumentResult:
-        document_id = _document_id(input.document_id)
-        done = await info.context.run(
-            lambda app: app.documents.remove_document(
-                document_id, input.reason, key=input.idempotency_key
-            ),
-            given={"Document": input.document_id},
-        )
-        return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))
+        return await _change_document(info, input, lambda docs: docs.remove_document, input.reason)
 
     @command(may_change("restore documents"), description="Show a removed document again.")
     async def restore_document(self, info: Info, input: RestoreDocumentInput) -> DocumentResult:
-        document_id = _document_id(input.document_id)
-        done = await info.context.run(
-            lambda app: app.documents.restore_document(document_id, key=input.idempotency_key),
-            given={"Document": input.document_id},
-        )
-        return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))
+        return await _change_document(info, input, lambda docs: docs.restore_document)
 
     @command(
         may_manage_staff("delete documents"),
@@ -506,11 +464,27 @@ class DocumentsMutation:
         "version is erased and never stored again; the history keeps who, when and why.",
     )
     async def delete_document(self, info: Info, input: DeleteDocumentInput) -> DocumentResult:
-        document_id = _document_id(input.document_id)
-        done = await info.context.run(
-            lambda app: app.documents.delete_document(
-                document_id, input.reason, key=input.idempotency_key
-            ),
-            given={"Document": input.document_id},
-        )
-        return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))
+        return await _change_document(info, input, lambda docs: docs.delete_document, input.reason)
+
+
+async def _change_document(
+    info: Info,
+    input: RenameDocumentInput
+    | MoveDocumentInput
+    | DocumentTagsInput
+    | RemoveDocumentInput
+    | RestoreDocumentInput
+    | DeleteDocumentInput,
+    method: Callable[[Any], Callable[..., Outcome]],
+    *values: Any,
+) -> DocumentPayload:
+    """Run one of the documents service's commands on the input's document: `method` picks
+    it; `values` follow the document's id."""
+    done = await info.context.run_on(
+        "Document",
+        input.document_id,
+        lambda app, document_id: method(app.documents)(
+            document_id, *values, key=input.idempotency_key
+        ),
+    )
+    return DocumentPayload(document=await Document.load(info, done.ids["document_id"]))

@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypeAlias
 
 import strawberry
 
-from resolvers.commands import local_id, may_change, written
+from resolvers.commands import may_change, written
 from resolvers.emails import LATEST_EMAILS, EmailLoaders
 from resolvers.ids import to_global_id
 from resolvers.pages import check_first, page_after_position
@@ -223,15 +223,15 @@ class EmailsMutation:
         "and delivered by the mail worker.",
     )
     async def send_email(self, info: Info, input: SendEmailInput) -> SendEmailResult:
-        client_id = local_id(input.client_id, "Client")
-        done = await info.context.run(
-            lambda app: app.services.emails.send_email(
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.services.emails.send_email(
                 client_id,
                 to=list(input.to),
                 subject=input.subject,
                 body=input.body,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id},
         )
         return SendEmailPayload(email=await Email.load(info, done.ids["email_id"]))

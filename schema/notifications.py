@@ -16,7 +16,7 @@ import strawberry
 
 from resolvers.commands import local_id, written
 from resolvers.ids import to_global_id
-from resolvers.notifications import AnyStaff, notification_loaders, run_personal
+from resolvers.notifications import AnyStaff, naming_notifications, notification_loaders
 from resolvers.pages import check_first
 from schema.common import Actor, Info, Node, PageInfo, command, connection_of
 from schema.errors import LimitExceededError, NotFoundError, ValidationError
@@ -197,13 +197,15 @@ class NotificationsMutation:
         self, info: Info, input: MarkNotificationsReadInput
     ) -> MarkNotificationsReadResult:
         ids = [local_id(i, "Notification") for i in input.ids or []]
-        await run_personal(
-            info.context,
-            lambda app: app.services.notifications.mark_notifications_read(
-                notification_ids=ids or None,
-                every=input.all,
-                key=input.idempotency_key,
+        await info.context.run(
+            naming_notifications(
+                lambda app: app.services.notifications.mark_notifications_read(
+                    notification_ids=ids or None,
+                    every=input.all,
+                    key=input.idempotency_key,
+                )
             ),
+            own=True,
         )
         found = [await Notification.load(info, str(i)) for i in dict.fromkeys(ids)]
         page = await notification_loaders(info.context).page(0, None, True)
@@ -214,11 +216,11 @@ class NotificationsMutation:
         self, info: Info, input: SetNotificationPreferencesInput
     ) -> SetNotificationPreferencesResult:
         email = {setting.kind.value: setting.email for setting in input.email}
-        await run_personal(
-            info.context,
+        await info.context.run(
             lambda app: app.services.notifications.set_notification_preferences(
                 email=email, key=input.idempotency_key
             ),
+            own=True,
         )
         return NotificationPreferencesPayload(
             preferences=NotificationPreferences.of(

@@ -11,13 +11,16 @@ Work goes on while a client is on hold.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, TypeAlias
+from typing import Annotated, Any, TypeAlias
+from uuid import UUID
 
 import strawberry
 
 from resolvers.commands import local_id, may_change, may_manage_clients, written
 from resolvers.jobs import JobLoaders
+from resolvers.ports import Outcome
 from resolvers.tasks import TaskLoaders
 from schema.common import Info, command
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
@@ -238,6 +241,12 @@ def _users(ids: list[strawberry.ID] | None) -> list[str] | None:
     return None if ids is None else [str(i) for i in ids]
 
 
+def _optional(global_id: strawberry.ID | None, kind: str) -> UUID | None:
+    """A secondary id (a task's job; a job's pipeline uses `local_id`), decoded inside the
+    command, after the one `run_on` decodes: a NOT_FOUND names the first malformed id."""
+    return None if global_id is None else local_id(global_id, kind)
+
+
 @strawberry.type
 class WorkQuery:
     @strawberry.field(description="The firm's pipelines, oldest first (at most 200).")
@@ -256,64 +265,53 @@ class WorkMutation:
 
     @command(may_change("create tasks"), description="Create a task on a client.")
     async def create_task(self, info: Info, input: CreateTaskInput) -> TaskResult:
-        client_id = local_id(input.client_id, "Client")
-        job_id = None if input.job_id is None else local_id(input.job_id, "Job")
-        done = await info.context.run(
-            lambda app: app.services.tasks.create_task(
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.services.tasks.create_task(
                 client_id,
                 title=input.title,
                 assignee_user_id=str(input.assignee_user_id),
                 description=input.description,
                 due_on=input.due_on,
                 priority=input.priority.value,
-                job_id=job_id,
+                job_id=_optional(input.job_id, "Job"),
                 checklist=input.checklist,
                 recurrence=None if input.recurrence is None else input.recurrence.value,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id, "Job": input.job_id},
+            given={"Job": input.job_id},
         )
         return await TaskPayload.load(info, done.ids["task_id"])
 
     @command(may_change("change tasks"), description="Edit a task's title, description...")
     async def update_task(self, info: Info, input: UpdateTaskInput) -> TaskResult:
-        task_id = local_id(input.task_id, "Task")
-        done = await info.context.run(
-            lambda app: app.services.tasks.update_task(
-                task_id,
-                title=input.title,
-                description=input.description,
-                priority=None if input.priority is None else input.priority.value,
-                recurrence=None if input.recurrence is None else input.recurrence.value,
-                clear_description=input.clear_description or None,
-                clear_recurrence=input.clear_recurrence or None,
-                key=input.idempotency_key,
-            ),
-            given={"Task": input.task_id},
+        return await _change_task(
+            info,
+            input,
+            lambda tasks: tasks.update_task,
+            title=input.title,
+            description=input.description,
+            priority=None if input.priority is None else input.priority.value,
+            recurrence=None if input.recurrence is None else input.recurrence.value,
+            clear_description=input.clear_description or None,
+            clear_recurrence=input.clear_recurrence or None,
         )
-        return await TaskPayload.load(info, done.ids["task_id"])
 
     @command(may_change("change tasks"), description="Give a task to another staff member.")
     async def assign_task(self, info: Info, input: AssignTaskInput) -> TaskResult:
-        task_id = local_id(input.task_id, "Task")
-        done = await info.context.run(
-            lambda app: app.services.tasks.assign_task(
-                task_id, assignee_user_id=str(input.assignee_user_id), key=input.idempotency_key
-            ),
-            given={"Task": input.task_id},
+        return await _change_task(
+            info,
+            input,
+            lambda tasks: tasks.assign_task,
+            assignee_user_id=str(input.assignee_user_id),
         )
-        return await TaskPayload.load(info, done.ids["task_id"])
 
     @command(may_change("change tasks"), description="Move a task's due date.")
     async def reschedule_task(self, info: Info, input: RescheduleTaskInput) -> TaskResult:
-        task_id = local_id(input.task_id, "Task")
-        done = await info.context.run(
-            lambda app: app.services.tasks.reschedule_task(
-                task_id, due_on=input.due_on, key=input.idempotency_key
-            ),
-            given={"Task": input.task_id},
+        return await _change_task(
+            info, input, lambda tasks: tasks.reschedule_task, due_on=input.due_on
         )
-        return await TaskPayload.load(info, done.ids["task_id"])
 
     @command(
         may_change("change tasks"),
@@ -321,52 +319,38 @@ class WorkMutation:
         "created when it is completed).",
     )
     async def set_task_status(self, info: Info, input: SetTaskStatusInput) -> TaskResult:
-        task_id = local_id(input.task_id, "Task")
-        done = await info.context.run(
-            lambda app: app.services.tasks.set_task_status(
-                task_id, status=input.status.value, key=input.idempotency_key
-            ),
-            given={"Task": input.task_id},
+        return await _change_task(
+            info, input, lambda tasks: tasks.set_task_status, status=input.status.value
         )
-        return await TaskPayload.load(info, done.ids["task_id"])
 
     @command(may_change("change tasks"), description="Add an item to a task's checklist.")
     async def add_task_checklist_item(
         self, info: Info, input: AddTaskChecklistItemInput
     ) -> TaskResult:
-        task_id = local_id(input.task_id, "Task")
-        done = await info.context.run(
-            lambda app: app.services.tasks.add_task_checklist_item(
-                task_id, text=input.text, key=input.idempotency_key
-            ),
-            given={"Task": input.task_id},
+        return await _change_task(
+            info, input, lambda tasks: tasks.add_task_checklist_item, text=input.text
         )
-        return await TaskPayload.load(info, done.ids["task_id"])
 
     @command(may_change("change tasks"), description="Check (or uncheck) a checklist item.")
     async def check_task_checklist_item(
         self, info: Info, input: CheckTaskChecklistItemInput
     ) -> TaskResult:
-        task_id = local_id(input.task_id, "Task")
-        done = await info.context.run(
-            lambda app: app.services.tasks.check_task_checklist_item(
-                task_id,
-                item_id=str(input.item_id),
-                checked=input.checked,
-                key=input.idempotency_key,
-            ),
-            given={"Task": input.task_id},
+        return await _change_task(
+            info,
+            input,
+            lambda tasks: tasks.check_task_checklist_item,
+            item_id=str(input.item_id),
+            checked=input.checked,
         )
-        return await TaskPayload.load(info, done.ids["task_id"])
 
     @command(may_change("comment on tasks"), description="Comment on a task.")
     async def comment_on_task(self, info: Info, input: CommentOnTaskInput) -> TaskCommentResult:
-        task_id = local_id(input.task_id, "Task")
-        done = await info.context.run(
-            lambda app: app.services.tasks.comment_on_task(
+        done = await info.context.run_on(
+            "Task",
+            input.task_id,
+            lambda app, task_id: app.services.tasks.comment_on_task(
                 task_id, body=input.body, key=input.idempotency_key
             ),
-            given={"Task": input.task_id},
         )
         loaders = info.context.loaders_of(TaskLoaders)
         comment = await written(loaders.comment, "TaskComment", done.ids["task_comment_id"])
@@ -386,103 +370,134 @@ class WorkMutation:
 
     @command(may_manage_clients("define pipelines"), description="Add a stage to a pipeline.")
     async def add_pipeline_stage(self, info: Info, input: AddPipelineStageInput) -> PipelineResult:
-        pipeline_id = local_id(input.pipeline_id, "Pipeline")
-        done = await info.context.run(
-            lambda app: app.services.jobs.add_pipeline_stage(
-                pipeline_id, name=input.name, index=input.index, key=input.idempotency_key
-            ),
-            given={"Pipeline": input.pipeline_id},
+        return await _change_pipeline(
+            info, input, lambda jobs: jobs.add_pipeline_stage, name=input.name, index=input.index
         )
-        return await PipelinePayload.load(info, done.ids["pipeline_id"])
 
     @command(may_manage_clients("define pipelines"), description="Rename a pipeline's stage.")
     async def rename_pipeline_stage(
         self, info: Info, input: RenamePipelineStageInput
     ) -> PipelineResult:
-        pipeline_id = local_id(input.pipeline_id, "Pipeline")
-        done = await info.context.run(
-            lambda app: app.services.jobs.rename_pipeline_stage(
-                pipeline_id,
-                stage_id=str(input.stage_id),
-                name=input.name,
-                key=input.idempotency_key,
-            ),
-            given={"Pipeline": input.pipeline_id},
+        return await _change_pipeline(
+            info,
+            input,
+            lambda jobs: jobs.rename_pipeline_stage,
+            stage_id=str(input.stage_id),
+            name=input.name,
         )
-        return await PipelinePayload.load(info, done.ids["pipeline_id"])
 
     @command(may_manage_clients("define pipelines"), description="Put the stages in an order.")
     async def reorder_pipeline_stages(
         self, info: Info, input: ReorderPipelineStagesInput
     ) -> PipelineResult:
-        pipeline_id = local_id(input.pipeline_id, "Pipeline")
-        done = await info.context.run(
-            lambda app: app.services.jobs.reorder_pipeline_stages(
-                pipeline_id,
-                stage_ids=[str(s) for s in input.stage_ids],
-                key=input.idempotency_key,
-            ),
-            given={"Pipeline": input.pipeline_id},
+        return await _change_pipeline(
+            info,
+            input,
+            lambda jobs: jobs.reorder_pipeline_stages,
+            stage_ids=[str(s) for s in input.stage_ids],
         )
-        return await PipelinePayload.load(info, done.ids["pipeline_id"])
 
     # Jobs -------------------------------------------------------------------------------------
 
     @command(may_change("create jobs"), description="Create a job on a client, on a pipeline.")
     async def create_job(self, info: Info, input: CreateJobInput) -> JobResult:
-        client_id = local_id(input.client_id, "Client")
-        pipeline_id = local_id(input.pipeline_id, "Pipeline")
-        done = await info.context.run(
-            lambda app: app.services.jobs.create_job(
+        done = await info.context.run_on(
+            "Client",
+            input.client_id,
+            lambda app, client_id: app.services.jobs.create_job(
                 client_id,
                 name=input.name,
-                pipeline_id=pipeline_id,
+                pipeline_id=local_id(input.pipeline_id, "Pipeline"),
                 stage_id=None if input.stage_id is None else str(input.stage_id),
                 manager_user_ids=_users(input.manager_user_ids),
                 starts_on=input.starts_on,
                 due_on=input.due_on,
                 key=input.idempotency_key,
             ),
-            given={"Client": input.client_id, "Pipeline": input.pipeline_id},
+            given={"Pipeline": input.pipeline_id},
         )
         return await JobPayload.load(info, done.ids["job_id"])
 
     @command(may_change("change jobs"), description="Edit a job's name, managers or dates.")
     async def update_job(self, info: Info, input: UpdateJobInput) -> JobResult:
-        job_id = local_id(input.job_id, "Job")
-        done = await info.context.run(
-            lambda app: app.services.jobs.update_job(
-                job_id,
-                name=input.name,
-                manager_user_ids=_users(input.manager_user_ids),
-                starts_on=input.starts_on,
-                due_on=input.due_on,
-                clear_starts_on=input.clear_starts_on or None,
-                clear_due_on=input.clear_due_on or None,
-                key=input.idempotency_key,
-            ),
-            given={"Job": input.job_id},
+        return await _change_job(
+            info,
+            input,
+            lambda jobs: jobs.update_job,
+            name=input.name,
+            manager_user_ids=_users(input.manager_user_ids),
+            starts_on=input.starts_on,
+            due_on=input.due_on,
+            clear_starts_on=input.clear_starts_on or None,
+            clear_due_on=input.clear_due_on or None,
         )
-        return await JobPayload.load(info, done.ids["job_id"])
 
     @command(may_change("move jobs"), description="Move a job to another stage of its pipeline.")
     async def move_job(self, info: Info, input: MoveJobInput) -> JobResult:
-        job_id = local_id(input.job_id, "Job")
-        done = await info.context.run(
-            lambda app: app.services.jobs.move_job(
-                job_id, stage_id=str(input.stage_id), key=input.idempotency_key
-            ),
-            given={"Job": input.job_id},
+        return await _change_job(
+            info, input, lambda jobs: jobs.move_job, stage_id=str(input.stage_id)
         )
-        return await JobPayload.load(info, done.ids["job_id"])
 
     @command(may_change("change jobs"), description="Complete, cancel or reopen a job.")
     async def set_job_status(self, info: Info, input: SetJobStatusInput) -> JobResult:
-        job_id = local_id(input.job_id, "Job")
-        done = await info.context.run(
-            lambda app: app.services.jobs.set_job_status(
-                job_id, status=input.status.value, key=input.idempotency_key
-            ),
-            given={"Job": input.job_id},
+        return await _change_job(
+            info, input, lambda jobs: jobs.set_job_status, status=input.status.value
         )
-        return await JobPayload.load(info, done.ids["job_id"])
+
+
+Method = Callable[[Any], Callable[..., Outcome]]
+"""Picks a service's method: `lambda tasks: tasks.assign_task`."""
+
+
+async def _change_task(
+    info: Info,
+    input: UpdateTaskInput
+    | AssignTaskInput
+    | RescheduleTaskInput
+    | SetTaskStatusInput
+    | AddTaskChecklistItemInput
+    | CheckTaskChecklistItemInput,
+    method: Method,
+    **details: Any,
+) -> TaskPayload:
+    """Run one of the tasks service's commands on the input's task."""
+    done = await info.context.run_on(
+        "Task",
+        input.task_id,
+        lambda app, task_id: method(app.services.tasks)(
+            task_id, key=input.idempotency_key, **details
+        ),
+    )
+    return await TaskPayload.load(info, done.ids["task_id"])
+
+
+async def _change_pipeline(
+    info: Info,
+    input: AddPipelineStageInput | RenamePipelineStageInput | ReorderPipelineStagesInput,
+    method: Method,
+    **details: Any,
+) -> PipelinePayload:
+    """Run one of the jobs service's commands on the input's pipeline."""
+    done = await info.context.run_on(
+        "Pipeline",
+        input.pipeline_id,
+        lambda app, pipeline_id: method(app.services.jobs)(
+            pipeline_id, key=input.idempotency_key, **details
+        ),
+    )
+    return await PipelinePayload.load(info, done.ids["pipeline_id"])
+
+
+async def _change_job(
+    info: Info,
+    input: UpdateJobInput | MoveJobInput | SetJobStatusInput,
+    method: Method,
+    **details: Any,
+) -> JobPayload:
+    """Run one of the jobs service's commands on the input's job."""
+    done = await info.context.run_on(
+        "Job",
+        input.job_id,
+        lambda app, job_id: method(app.services.jobs)(job_id, key=input.idempotency_key, **details),
+    )
+    return await JobPayload.load(info, done.ids["job_id"])
