@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bench import dataset, paths
 from bench.config import VAR, BenchConfig
@@ -44,18 +45,22 @@ def main(
     console.print(f"data sets ready in {time.monotonic() - started:.0f}s")
     for name in BACKENDS[backend]:
         run_started = time.monotonic()
+        run = paths.Run(config=config, backend=name, dataset=datasets[name], console=console)
         try:
-            run = paths.Run(config=config, backend=name, dataset=datasets[name], console=console)
             paths.run_backend(run, paths.postgraphile)
-            results.extend(run.results)
-        except Exception as error:  # report what was measured, and the failure
+        except Exception as error:  # outside any phase: keep what was measured, and the failure
             console.print_exception()
-            results.append(
+            run.add(
                 Result(
                     "backend_run", name, None, "", note=f"failed: {type(error).__name__}: {error}"
                 )
             )
-        console.print(f"[{name}] done in {time.monotonic() - run_started:.0f}s")
+        results.extend(run.results)
+        if run.failed:
+            console.print(
+                escape(f"[{name}] ") + f"[red]failed phases[/red]: {escape(', '.join(run.failed))}"
+            )
+        console.print(escape(f"[{name}] done in {time.monotonic() - run_started:.0f}s"))
     elapsed = time.monotonic() - started
     results.append(
         Result(

@@ -92,3 +92,37 @@ class BenchConfig:
 
 def _postgres() -> str:
     return os.environ.get("DOSSIER_BENCH_POSTGRES_URL", DEFAULT_POSTGRES).split("?")[0]
+
+
+def store_files(database_url: str) -> Path:
+    """The folder of a bench store's files outside the database (document blobs of the
+    directory store, delivered mail), wiped with the store: next to the SQLite file, or
+    under var/bench/ for a PostgreSQL schema."""
+    if database_url.startswith("sqlite:///"):
+        database = Path(database_url.removeprefix("sqlite:///"))
+        return database.parent / f"{database.stem}-files"
+    schema = database_url.partition("?schema=")[2] or "public"
+    return VAR / f"postgresql-{schema}-files"
+
+
+def blob_settings(database_url: str) -> tuple[str, str]:
+    """Where a bench store keeps document bytes (DOSSIER_BLOB_STORE, DOSSIER_BLOB_DIR): in its
+    PostgreSQL schema, or in a folder next to the SQLite file."""
+    store = "directory" if database_url.startswith("sqlite:///") else "postgresql"
+    return store, str(store_files(database_url) / "blobs")
+
+
+def mail_dir(database_url: str) -> Path:
+    """Where the server and the generator deliver a bench store's mail (DOSSIER_MAIL_DIR), as
+    .eml files: never the project's own var/mail/."""
+    return store_files(database_url) / "mail"
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    """The environment the bench server gets for a store's files."""
+    store, blobs = blob_settings(database_url)
+    return {
+        "DOSSIER_BLOB_STORE": store,
+        "DOSSIER_BLOB_DIR": blobs,
+        "DOSSIER_MAIL_DIR": str(mail_dir(database_url)),
+    }

@@ -26,6 +26,8 @@ SCHEMA_FILE = Path("schema/schema.graphql")
 # The whole-profile query a client app sends (tests/test_contract.py keeps it equal to the
 # team's reference copy when that is present).
 PROFILE_FILE = Path(__file__).resolve().parent / "profile.graphql"
+# The whole overview tab (every list of `ClientOverview`), measured next to the profile.
+OVERVIEW_FILE = Path(__file__).resolve().parent / "overview.graphql"
 
 
 def load_schema(path: Path = SCHEMA_FILE) -> GraphQLSchema:
@@ -36,6 +38,10 @@ def profile_source() -> str:
     if not PROFILE_FILE.exists():
         raise FileNotFoundError(f"the profile query is missing: {PROFILE_FILE}")
     return PROFILE_FILE.read_text()
+
+
+def overview_source() -> str:
+    return OVERVIEW_FILE.read_text()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench import documents, files, floor, peer
-from bench.config import FIRM, OWNER, OWNER_NAME, SECRET, BenchConfig
+from bench.config import FIRM, OWNER, OWNER_NAME, SECRET, BenchConfig, server_env
 from bench.dataset import Dataset, owner, settings_for
 from bench.load import LiveSpec, LoadSpec, run_load
 from bench.report import Result, percentile, unavailable
@@ -43,6 +43,10 @@ WORKERS = 8
 LINKS_PER_CLIENT = 95
 EVENTS_PER_MIX = 4  # link a new contact (2 events), a comment (1), a payment (1)
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+BACKGROUND_THREADS = ("projections", "mail", "live-fanout")
+"""Threads whose statements are not a request's (the runner, the mail worker, live fan-out)."""
+WARM_UP = "query WarmUp { __typename }"
+"""Sent first, uncounted: the viewer's staff record is then read as for any later request."""
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Run:
     dataset: Dataset
     console: Console
     results: list[Result] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
     stamp: str = field(default_factory=lambda: str(int(time.time())))
 
     @property
@@ -79,6 +84,26 @@ class Run:
 
     def say(self, text: str) -> None:
         self.console.print(escape(f"[{self.backend}] ") + text)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Run one phase; if it fails, record a `phase_failed` row and go on with the next
+        (the figures measured so far, and by later phases, are kept)."""
+        self.say(name)
+        try:
+            yield
+        except Exception as error:
+            self.console.print_exception(max_frames=6)
+            self.failed.append(name)
+            self.add(
+                Result(
+                    "phase_failed",
+                    self.backend,
+                    None,
+                    "",
+                    note=f"{name}: {type(error).__name__}: {error}"[:400],
+                )
+            )
 
 
 def token() -> str:
@@ -150,9 +175,10 @@ async def _count(url: str, queries: list[tuple[str, dict[str, Any]]]) -> list[in
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench.test") as client:
             seen: list[str] = []
+            await client.post("/graphql", json={"query": WARM_UP}, headers=headers())
 
             def listen(_c: Any, _cur: Any, statement: str, *_a: Any, **_k: Any) -> None:
-                if threading.current_thread().name == "projections":
+                if threading.current_thread().name in BACKGROUND_THREADS:
                     return
                 if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
                     seen.append(statement)
@@ -173,14 +199,16 @@ async def _count(url: str, queries: list[tuple[str, dict[str, Any]]]) -> list[in
     return counts
 
 
-def statements(run: Run, profile: str) -> None:
+def statements(run: Run, profile: str, overview: str) -> None:
     ds = run.dataset
-    small, large = asyncio.run(
+    small, large, overview_small, overview_large = asyncio.run(
         _count(
             run.url,
             [
                 (profile, {"id": gid(ds.small_client)}),
                 (profile, {"id": gid(ds.profile_clients[0])}),
+                (overview, {"id": gid(ds.small_client)}),
+                (overview, {"id": gid(ds.profile_clients[0])}),
             ],
         )
     )
@@ -201,6 +229,27 @@ def statements(run: Run, profile: str) -> None:
             large,
             "statements",
             baseline=small,
+            goal="<= 1.0",
+            note="must not grow with list sizes",
+        )
+    )
+    run.add(
+        Result(
+            "statements_per_overview",
+            run.backend,
+            overview_large,
+            "statements",
+            note="bench/overview.graphql (every overview list), profile client;"
+            f" small client (one of each): {overview_small}",
+        )
+    )
+    run.add(
+        Result(
+            "statements_per_overview_large_vs_small",
+            run.backend,
+            overview_large,
+            "statements",
+            baseline=overview_small,
             goal="<= 1.0",
             note="must not grow with list sizes",
         )
@@ -588,35 +637,33 @@ def live(run: Run, schema: Any, server: Server, scratch: Scratch) -> None:
 # The whole run of one backend ---------------------------------------------------------
 
 
-def run_backend(
-    run: Run, peer_rps: Callable[[Run, str, list[str]], dict[int, float] | str]
-) -> None:
-    config, ds = run.config, run.dataset
-    schema = documents.load_schema()
-    trimmed = documents.trim(documents.profile_source(), schema)
-    if trimmed.removed:
-        left_out = ", ".join(trimmed.removed)
-        run.say(f"profile fields the schema lacks, left out: {left_out}")
+def need(scratch: Scratch | None) -> Scratch:
+    if scratch is None:
+        raise RuntimeError("the scratch clients were not prepared (see that phase's failure)")
+    return scratch
+
+
+def trimmed(run: Run, label: str, source: str, schema: Any) -> str:
+    """The document with the fields the schema lacks left out (and a row naming them)."""
+    result = documents.trim(source, schema)
+    if result.removed:
+        left_out = ", ".join(result.removed)
+        run.say(f"{label} fields the schema lacks, left out: {left_out}")
         run.add(
             Result(
-                "profile_fields_left_out",
+                f"{label}_fields_left_out",
                 run.backend,
-                len(trimmed.removed),
+                len(result.removed),
                 "fields",
                 note=left_out,
             )
         )
-    profile = trimmed.text
+    return result.text
 
-    run.say("preparing scratch clients")
-    scratch = prepare(run)
-    run.say("counting statements (in-process)")
-    statements(run, profile)
-    run.say("raw save baseline")
-    raw = raw_save(run, config.short_seconds)
-    run.say("projection rebuild vs log read")
-    rebuild(run, config.short_seconds)
 
+def sql_floor(run: Run) -> float:
+    """The one-statement SQL profile's p50 (and its rows)."""
+    config, ds = run.config, run.dataset
     if run.backend == "postgresql":
         sql = floor.measure_postgres(
             config.postgres_url, config.pg_schema, FIRM, ds.profile_clients, config.short_seconds
@@ -627,7 +674,6 @@ def run_backend(
         assert path is not None
         sql = floor.measure_sqlite(path, FIRM, ds.profile_clients, config.short_seconds)
         how = "one json_object/json_group_array statement through sqlite3"
-    floor_p50 = sql.p50_ms
     run.add(
         Result(
             "sql_floor_p50",
@@ -638,114 +684,225 @@ def run_backend(
         )
     )
     run.add(Result("sql_floor_rps", run.backend, sql.rps, "req/s", note="concurrency 1, no HTTP"))
+    return sql.p50_ms
 
-    run.say("starting uvicorn")
+
+def document_load(run: Run, server: Server, document: str) -> dict[str, dict[str, Any]]:
+    """A client document warm (one client, repeated: response-cache hits) and cold (every
+    query text unique: cache misses), at concurrency 1 and WORKERS."""
+    ds = run.dataset
+    warm = profile_bodies(document, ds.profile_clients[:1])
+    cold = profile_bodies(document, ds.profile_clients)
     measured: dict[str, dict[str, Any]] = {}
-    blobs = {
-        "DOSSIER_BLOB_STORE": "postgresql" if run.backend == "postgresql" else "directory",
-        "DOSSIER_BLOB_DIR": str(run.work_dir / "blobs"),
-    }
-    with Server(run.url, run.work_dir / "server.log", extra_env=blobs) as server:
-        phase = config.phase_seconds
-        warm = profile_bodies(profile, ds.profile_clients[:1])
-        cold = profile_bodies(profile, ds.profile_clients)
-        for label, bodies in (("warm", warm), ("cold", cold)):
-            for concurrency in (1, WORKERS):
-                run.say(f"profile {label}, concurrency {concurrency}")
-                spec = LoadSpec.shared(
-                    server.url, headers(), bodies, concurrency, phase, unique=label == "cold"
-                )
-                measured[f"{label}_c{concurrency}"] = http_load(run, spec)
-        rss = peak_rss_mb(server.pid)
-        for key, result in measured.items():
-            how = "cache misses (unique query text)" if key.startswith("cold") else "repeated"
-            latency_rows(
-                run, f"profile_{key}", result, "<= 3.0" if key == "cold_c1" else "info", how
-            )
-        run.add(
-            Result(
-                "rss_mb",
-                run.backend,
-                rss,
-                "MiB",
-                note="server peak RSS (VmHWM) after the profile load",
-            )
-        )
-        cold_p50 = measured["cold_c1"]["p50_ms"]
-        run.add(
-            Result(
-                "profile_cold_p50_vs_sql_floor",
-                run.backend,
-                cold_p50,
-                "ms",
-                baseline=floor_p50,
-                goal="<= 2.0",
-                note="HTTP p50 at concurrency 1 ÷ the one-statement SQL p50",
-            )
-        )
-
-        body = [{"query": documents.CLIENTS_LIST, "variables": {}}]
+    for label, bodies in (("warm", warm), ("cold", cold)):
         for concurrency in (1, WORKERS):
-            run.say(f"clients(first: 50), concurrency {concurrency}")
-            spec = LoadSpec.shared(server.url, headers(), body, concurrency, phase, unique=True)
-            result = http_load(run, spec)
-            how = "cache misses (unique query text)"
-            latency_rows(run, f"clients_list_c{concurrency}", result, how=how)
+            run.say(f"  {label}, concurrency {concurrency}")
+            spec = LoadSpec.shared(
+                server.url,
+                headers(),
+                bodies,
+                concurrency,
+                run.config.phase_seconds,
+                unique=label == "cold",
+            )
+            measured[f"{label}_c{concurrency}"] = http_load(run, spec)
+    return measured
 
-        run.say("long stream writes")
-        long_stream(run, scratch, server)
 
-        run.say(f"mutations, concurrency {WORKERS}")
-        per_worker = 2 * LINKS_PER_CLIENT
-        spec = LoadSpec(
-            url=server.url,
-            headers=headers(),
-            workers=mutation_workers(run, scratch, per_worker),
-            duration=phase,
-            warmup=0.5,
-            max_requests_per_worker=3 * per_worker,
-            expect_typenames=documents.MUTATION_TYPENAMES,
+def how_of(key: str) -> str:
+    return "cache misses (unique query text)" if key.startswith("cold") else "repeated"
+
+
+def profile_load(
+    run: Run, server: Server, profile: str, floor_p50: float | None
+) -> dict[str, dict[str, Any]]:
+    measured = document_load(run, server, profile)
+    rss = peak_rss_mb(server.pid)
+    for key, result in measured.items():
+        goal = "<= 3.0" if key == "cold_c1" else "info"
+        latency_rows(run, f"profile_{key}", result, goal, how_of(key))
+    run.add(
+        Result(
+            "rss_mb",
+            run.backend,
+            rss,
+            "MiB",
+            note="server peak RSS (VmHWM) after the profile load",
+        )
+    )
+    run.add(
+        Result(
+            "profile_cold_p50_vs_sql_floor",
+            run.backend,
+            measured["cold_c1"]["p50_ms"],
+            "ms",
+            baseline=floor_p50,
+            goal="<= 2.0",
+            note="HTTP p50 at concurrency 1 ÷ the one-statement SQL p50",
+        )
+    )
+    return measured
+
+
+def overview_load(
+    run: Run, server: Server, overview: str, profile: dict[str, dict[str, Any]]
+) -> None:
+    """The whole overview tab, measured as the profile is; each figure's baseline is the
+    profile's same figure (same run, same clients, same concurrency)."""
+    measured = document_load(run, server, overview)
+    for key, result in measured.items():
+        base = profile.get(key, {})
+        failed = f", {result['errors']} failed" if result["errors"] else ""
+        note = f"{result['count']} requests{failed}; {how_of(key)}; baseline: the profile's"
+        name = f"overview_{key}"
+        run.add(
+            Result(f"{name}_rps", run.backend, result["rps"], "req/s", base.get("rps"), note=note)
+        )
+        run.add(Result(f"{name}_p50", run.backend, result["p50_ms"], "ms", base.get("p50_ms")))
+        run.add(Result(f"{name}_p99", run.backend, result["p99_ms"], "ms", base.get("p99_ms")))
+
+
+def clients_list(run: Run, server: Server) -> None:
+    body = [{"query": documents.CLIENTS_LIST, "variables": {}}]
+    for concurrency in (1, WORKERS):
+        run.say(f"  concurrency {concurrency}")
+        spec = LoadSpec.shared(
+            server.url, headers(), body, concurrency, run.config.phase_seconds, unique=True
         )
         result = http_load(run, spec)
-        events_per_s = result["rps"] * EVENTS_PER_MIX / 3
-        run.add(
-            Result(
-                "mutations_vs_raw_save",
-                run.backend,
-                events_per_s,
-                "events/s",
-                baseline=raw,
-                goal=">= 0.6",
-                note=f"HTTP mix at concurrency {WORKERS} (read-your-writes)"
-                " ÷ EventStore.save in a loop",
-            )
-        )
-        run.add(Result("mutations_p50", run.backend, result["p50_ms"], "ms"))
-        run.add(
-            Result(
-                "mutations_p99",
-                run.backend,
-                result["p99_ms"],
-                "ms",
-                note=f"{result['count']} mutations, {result['errors']} failed",
-            )
-        )
+        how = "cache misses (unique query text)"
+        latency_rows(run, f"clients_list_c{concurrency}", result, how=how)
 
-        run.say("time travel")
-        time_travel(run, schema, server)
-        run.say("live delivery")
-        live(run, schema, server, scratch)
-        run.say("document upload and download")
-        count = 8 if config.quick else 24
-        for figure in files.measure(
+
+def mutations(run: Run, server: Server, scratch: Scratch, raw: float | None) -> None:
+    per_worker = 2 * LINKS_PER_CLIENT
+    spec = LoadSpec(
+        url=server.url,
+        headers=headers(),
+        workers=mutation_workers(run, scratch, per_worker),
+        duration=run.config.phase_seconds,
+        warmup=0.5,
+        max_requests_per_worker=3 * per_worker,
+        expect_typenames=documents.MUTATION_TYPENAMES,
+    )
+    result = http_load(run, spec)
+    events_per_s = result["rps"] * EVENTS_PER_MIX / 3
+    run.add(
+        Result(
+            "mutations_vs_raw_save",
             run.backend,
-            server.url.removesuffix("/graphql"),
-            token(),
-            scratch.fresh_client,
-            run.work_dir,
-            count,
-        ):
-            run.add(figure)
+            events_per_s,
+            "events/s",
+            baseline=raw,
+            goal=">= 0.6",
+            note=f"HTTP mix at concurrency {WORKERS} (read-your-writes)"
+            " ÷ EventStore.save in a loop",
+        )
+    )
+    run.add(Result("mutations_p50", run.backend, result["p50_ms"], "ms"))
+    run.add(
+        Result(
+            "mutations_p99",
+            run.backend,
+            result["p99_ms"],
+            "ms",
+            note=f"{result['count']} mutations, {result['errors']} failed",
+        )
+    )
+
+
+def document_files(run: Run, server: Server, scratch: Scratch) -> None:
+    count = 8 if run.config.quick else 24
+    base_url = server.url.removesuffix("/graphql")
+    for figure in files.measure(
+        run.backend, base_url, token(), scratch.fresh_client, run.work_dir, count
+    ):
+        run.add(figure)
+
+
+def peer_rows(
+    run: Run,
+    peer_rps: Callable[[Run, str, list[str]], dict[int, float] | str],
+    profile: str,
+    measured: dict[str, dict[str, Any]],
+) -> None:
+    peer_result = peer_rps(run, profile, run.dataset.profile_clients)
+    goals = {"warm": ">= 5.0", "cold": ">= 1.0"}
+    for label in ("warm", "cold"):
+        for concurrency in (1, WORKERS):
+            suffix = "" if concurrency == 1 else f"_c{concurrency}"
+            name = f"profile_{label}_rps_vs_postgraphile{suffix}"
+            ours = measured.get(f"{label}_c{concurrency}")
+            if isinstance(peer_result, str) or ours is None:
+                reason = peer_result if isinstance(peer_result, str) else "the profile failed"
+                run.add(unavailable(name, run.backend, "req/s", reason, goals[label]))
+                continue
+            run.add(
+                Result(
+                    name,
+                    run.backend,
+                    ours["rps"],
+                    "req/s",
+                    baseline=peer_result[concurrency],
+                    goal=goals[label],
+                    note=f"concurrency {concurrency}"
+                    + (
+                        "; the same request repeated (response cache hits)"
+                        if label == "warm"
+                        else "; every query text unique (cache misses)"
+                    ),
+                )
+            )
+
+
+# The whole run of one backend ---------------------------------------------------------
+
+
+def run_backend(
+    run: Run, peer_rps: Callable[[Run, str, list[str]], dict[int, float] | str]
+) -> None:
+    """Every phase in turn; a failing phase records a `phase_failed` row and the run goes on
+    (phases that need what it would have made fail too, each with its own row)."""
+    config = run.config
+    schema = documents.load_schema()
+    profile = trimmed(run, "profile", documents.profile_source(), schema)
+    overview = trimmed(run, "overview", documents.overview_source(), schema)
+
+    scratch: Scratch | None = None
+    with run.phase("preparing scratch clients"):
+        scratch = prepare(run)
+    with run.phase("counting statements (in-process)"):
+        statements(run, profile, overview)
+    raw: float | None = None
+    with run.phase("raw save baseline"):
+        raw = raw_save(run, config.short_seconds)
+    with run.phase("projection rebuild vs log read"):
+        rebuild(run, config.short_seconds)
+    floor_p50: float | None = None
+    with run.phase("SQL floor"):
+        floor_p50 = sql_floor(run)
+
+    measured: dict[str, dict[str, Any]] = {}
+    with (
+        run.phase("starting uvicorn"),
+        Server(run.url, run.work_dir / "server.log", server_env(run.url)) as server,
+    ):
+        with run.phase("profile"):
+            measured = profile_load(run, server, profile, floor_p50)
+        with run.phase("overview (bench/overview.graphql)"):
+            overview_load(run, server, overview, measured)
+        with run.phase("clients(first: 50)"):
+            clients_list(run, server)
+        with run.phase("long stream writes"):
+            long_stream(run, need(scratch), server)
+        with run.phase(f"mutations, concurrency {WORKERS}"):
+            mutations(run, server, need(scratch), raw)
+        with run.phase("time travel"):
+            time_travel(run, schema, server)
+        with run.phase("live delivery"):
+            live(run, schema, server, need(scratch))
+        with run.phase("document upload and download"):
+            document_files(run, server, need(scratch))
 
     if run.backend != "postgresql":
         for name in ("profile_warm_rps_vs_postgraphile", "profile_cold_rps_vs_postgraphile"):
@@ -753,33 +910,8 @@ def run_backend(
                 unavailable(name, run.backend, "req/s", "the peer serves PostgreSQL only", ">= 1.0")
             )
         return
-    run.say("PostGraphile peer")
-    peer_result = peer_rps(run, profile, ds.profile_clients)
-    goals = {"warm": ">= 5.0", "cold": ">= 1.0"}
-    for label in ("warm", "cold"):
-        for concurrency in (1, WORKERS):
-            suffix = "" if concurrency == 1 else f"_c{concurrency}"
-            name = f"profile_{label}_rps_vs_postgraphile{suffix}"
-            ours = measured[f"{label}_c{concurrency}"]["rps"]
-            if isinstance(peer_result, str):
-                run.add(unavailable(name, run.backend, "req/s", peer_result, goals[label]))
-            else:
-                run.add(
-                    Result(
-                        name,
-                        run.backend,
-                        ours,
-                        "req/s",
-                        baseline=peer_result[concurrency],
-                        goal=goals[label],
-                        note=f"concurrency {concurrency}"
-                        + (
-                            "; the same request repeated (response cache hits)"
-                            if label == "warm"
-                            else "; every query text unique (cache misses)"
-                        ),
-                    )
-                )
+    with run.phase("PostGraphile peer"):
+        peer_rows(run, peer_rps, profile, measured)
 
 
 def postgraphile(run: Run, _profile: str, client_ids: list[str]) -> dict[int, float] | str:
