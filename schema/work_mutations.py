@@ -11,16 +11,17 @@ Work goes on while a client is on hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, TypeAlias
+from typing import Annotated, Any, Generic, TypeAlias, TypeVar
 from uuid import UUID
 
 import strawberry
 
 from resolvers.commands import local_id, may_change, may_manage_clients, written
 from resolvers.jobs import JobLoaders
-from resolvers.ports import Outcome
+from resolvers.ports import Outcome, Ports
 from resolvers.tasks import TaskLoaders
 from schema.common import Info, command
 from schema.errors import LimitExceededError, NotFoundError, RuleViolationError, ValidationError
@@ -34,6 +35,8 @@ from schema.work import (
     TaskPriority,
     TaskStatus,
 )
+
+P = TypeVar("P")
 
 # Payloads -------------------------------------------------------------------------------------
 
@@ -286,7 +289,7 @@ class WorkMutation:
 
     @command(may_change("change tasks"), description="Edit a task's title, description...")
     async def update_task(self, info: Info, input: UpdateTaskInput) -> TaskResult:
-        return await _change_task(
+        return await _TASKS.change(
             info,
             input,
             lambda tasks: tasks.update_task,
@@ -300,7 +303,7 @@ class WorkMutation:
 
     @command(may_change("change tasks"), description="Give a task to another staff member.")
     async def assign_task(self, info: Info, input: AssignTaskInput) -> TaskResult:
-        return await _change_task(
+        return await _TASKS.change(
             info,
             input,
             lambda tasks: tasks.assign_task,
@@ -309,7 +312,7 @@ class WorkMutation:
 
     @command(may_change("change tasks"), description="Move a task's due date.")
     async def reschedule_task(self, info: Info, input: RescheduleTaskInput) -> TaskResult:
-        return await _change_task(
+        return await _TASKS.change(
             info, input, lambda tasks: tasks.reschedule_task, due_on=input.due_on
         )
 
@@ -319,7 +322,7 @@ class WorkMutation:
         "created when it is completed).",
     )
     async def set_task_status(self, info: Info, input: SetTaskStatusInput) -> TaskResult:
-        return await _change_task(
+        return await _TASKS.change(
             info, input, lambda tasks: tasks.set_task_status, status=input.status.value
         )
 
@@ -327,7 +330,7 @@ class WorkMutation:
     async def add_task_checklist_item(
         self, info: Info, input: AddTaskChecklistItemInput
     ) -> TaskResult:
-        return await _change_task(
+        return await _TASKS.change(
             info, input, lambda tasks: tasks.add_task_checklist_item, text=input.text
         )
 
@@ -335,7 +338,7 @@ class WorkMutation:
     async def check_task_checklist_item(
         self, info: Info, input: CheckTaskChecklistItemInput
     ) -> TaskResult:
-        return await _change_task(
+        return await _TASKS.change(
             info,
             input,
             lambda tasks: tasks.check_task_checklist_item,
@@ -370,7 +373,7 @@ class WorkMutation:
 
     @command(may_manage_clients("define pipelines"), description="Add a stage to a pipeline.")
     async def add_pipeline_stage(self, info: Info, input: AddPipelineStageInput) -> PipelineResult:
-        return await _change_pipeline(
+        return await _PIPELINES.change(
             info, input, lambda jobs: jobs.add_pipeline_stage, name=input.name, index=input.index
         )
 
@@ -378,7 +381,7 @@ class WorkMutation:
     async def rename_pipeline_stage(
         self, info: Info, input: RenamePipelineStageInput
     ) -> PipelineResult:
-        return await _change_pipeline(
+        return await _PIPELINES.change(
             info,
             input,
             lambda jobs: jobs.rename_pipeline_stage,
@@ -390,7 +393,7 @@ class WorkMutation:
     async def reorder_pipeline_stages(
         self, info: Info, input: ReorderPipelineStagesInput
     ) -> PipelineResult:
-        return await _change_pipeline(
+        return await _PIPELINES.change(
             info,
             input,
             lambda jobs: jobs.reorder_pipeline_stages,
@@ -420,7 +423,7 @@ class WorkMutation:
 
     @command(may_change("change jobs"), description="Edit a job's name, managers or dates.")
     async def update_job(self, info: Info, input: UpdateJobInput) -> JobResult:
-        return await _change_job(
+        return await _JOBS.change(
             info,
             input,
             lambda jobs: jobs.update_job,
@@ -434,70 +437,49 @@ class WorkMutation:
 
     @command(may_change("move jobs"), description="Move a job to another stage of its pipeline.")
     async def move_job(self, info: Info, input: MoveJobInput) -> JobResult:
-        return await _change_job(
+        return await _JOBS.change(
             info, input, lambda jobs: jobs.move_job, stage_id=str(input.stage_id)
         )
 
     @command(may_change("change jobs"), description="Complete, cancel or reopen a job.")
     async def set_job_status(self, info: Info, input: SetJobStatusInput) -> JobResult:
-        return await _change_job(
+        return await _JOBS.change(
             info, input, lambda jobs: jobs.set_job_status, status=input.status.value
         )
 
 
-Method = Callable[[Any], Callable[..., Outcome]]
-"""Picks a service's method: `lambda tasks: tasks.assign_task`."""
+@dataclass(frozen=True)
+class _Changes(Generic[P]):
+    """The commands on one kind of entity that differ only in the service's method: the kind,
+    the name of its id (the input's field and the id the command reports), the service and
+    the payload."""
+
+    kind: str
+    id_name: str
+    service: Callable[[Ports], Any]
+    payload: Callable[[Info, str], Awaitable[P]]
+
+    async def change(
+        self,
+        info: Info,
+        input: Any,
+        method: Callable[[Any], Callable[..., Outcome]],
+        **details: Any,
+    ) -> P:
+        """Run `method` of the service (`lambda tasks: tasks.assign_task`) on the input's
+        entity, with the input's idempotency key."""
+        done = await info.context.run_on(
+            self.kind,
+            getattr(input, self.id_name),
+            lambda app, found: method(self.service(app))(
+                found, key=input.idempotency_key, **details
+            ),
+        )
+        return await self.payload(info, done.ids[self.id_name])
 
 
-async def _change_task(
-    info: Info,
-    input: UpdateTaskInput
-    | AssignTaskInput
-    | RescheduleTaskInput
-    | SetTaskStatusInput
-    | AddTaskChecklistItemInput
-    | CheckTaskChecklistItemInput,
-    method: Method,
-    **details: Any,
-) -> TaskPayload:
-    """Run one of the tasks service's commands on the input's task."""
-    done = await info.context.run_on(
-        "Task",
-        input.task_id,
-        lambda app, task_id: method(app.services.tasks)(
-            task_id, key=input.idempotency_key, **details
-        ),
-    )
-    return await TaskPayload.load(info, done.ids["task_id"])
-
-
-async def _change_pipeline(
-    info: Info,
-    input: AddPipelineStageInput | RenamePipelineStageInput | ReorderPipelineStagesInput,
-    method: Method,
-    **details: Any,
-) -> PipelinePayload:
-    """Run one of the jobs service's commands on the input's pipeline."""
-    done = await info.context.run_on(
-        "Pipeline",
-        input.pipeline_id,
-        lambda app, pipeline_id: method(app.services.jobs)(
-            pipeline_id, key=input.idempotency_key, **details
-        ),
-    )
-    return await PipelinePayload.load(info, done.ids["pipeline_id"])
-
-
-async def _change_job(
-    info: Info,
-    input: UpdateJobInput | MoveJobInput | SetJobStatusInput,
-    method: Method,
-    **details: Any,
-) -> JobPayload:
-    """Run one of the jobs service's commands on the input's job."""
-    done = await info.context.run_on(
-        "Job",
-        input.job_id,
-        lambda app, job_id: method(app.services.jobs)(job_id, key=input.idempotency_key, **details),
-    )
-    return await JobPayload.load(info, done.ids["job_id"])
+_TASKS = _Changes("Task", "task_id", lambda app: app.services.tasks, TaskPayload.load)
+_PIPELINES = _Changes(
+    "Pipeline", "pipeline_id", lambda app: app.services.jobs, PipelinePayload.load
+)
+_JOBS = _Changes("Job", "job_id", lambda app: app.services.jobs, JobPayload.load)
