@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from infra.container import Container
-from infra.settings import Settings
+from infra.settings import MailOptions, Settings
 
 POSTGRES_URL = os.environ.get(
     "DOSSIER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -67,11 +67,13 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         jwt_secret="test-secret-that-is-long-enough-for-hs256!!",
         poll_interval=0.05,
+        blob_dir=str(tmp_path / "blobs"),  # never the project's var/
+        mail=MailOptions(mail_dir=tmp_path / "mail"),
     )
 
 

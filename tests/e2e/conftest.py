@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from infra.auth import TokenIssuer
-from infra.settings import Settings
+from infra.settings import MailOptions, Settings
 from infra.web import create_app
 from tests.e2e.servers import free_port, running
 
@@ -69,12 +70,14 @@ def make_settings(database_url: str, env: str = "development") -> Settings:
     """The e2e settings. Development explicitly (Settings defaults to production): these tests
     read unmasked details such as GraphiQL; production behaviour has its own tests
     (tests/e2e/test_http_boundary.py), which pass env="production"."""
+    files = Path(tempfile.mkdtemp(prefix="dossier-e2e-"))  # per app, never the project's var/
     return Settings(
         database_url=database_url,
         jwt_secret=SECRET,
         poll_interval=0.05,
         env=env,
-        blob_dir=tempfile.mkdtemp(prefix="dossier-blobs-"),  # documents' bytes, per app
+        blob_dir=str(files / "blobs"),  # documents' bytes
+        mail=MailOptions(mail_dir=files / "mail"),  # the .eml files the mail worker writes
     )
 
 
