@@ -147,13 +147,17 @@ async def client_emails(
     first: int | None,
     after: str | None,
     status: list[EmailStatus] | None,
+    kind: list[EmailKind] | None = None,
 ) -> EmailConnection:
-    """A client's emails, newest first, optionally only some statuses."""
+    """A client's emails, newest first, optionally only some statuses and kinds."""
     size = check_first(first, 20)
     rows = await _loaders(info).emails_by_client.load(client_id)
     if status is not None:
         wanted = {s.value for s in status}
         rows = [r for r in rows if r.status in wanted]
+    if kind is not None:
+        kinds = {k.value for k in kind}
+        rows = [r for r in rows if r.kind in kinds]
     page = page_after_position(rows, size, after)
     return connection_of(EmailConnection, page, EmailEdge, Email.from_row)
 
@@ -169,15 +173,19 @@ class EmailsClientFields:
 
     local_id: strawberry.Private[str]
 
-    @strawberry.field(description="Every email about this client, newest first.")
+    @strawberry.field(
+        description="Every email about this client, newest first: with the client, and the "
+        "notices to staff about it (kind NOTIFICATION); `kind` keeps only some kinds."
+    )
     async def emails(
         self,
         info: Info,
         first: int | None = 20,
         after: str | None = None,
         status: list[EmailStatus] | None = None,
+        kind: list[EmailKind] | None = None,
     ) -> EmailConnection:
-        return await client_emails(info, self.local_id, first, after, status)
+        return await client_emails(info, self.local_id, first, after, status, kind)
 
 
 @strawberry.type
@@ -186,10 +194,14 @@ class EmailsOverviewFields:
 
     client_id: strawberry.Private[str]
 
-    @strawberry.field(description="The client's latest emails (up to 5), newest first.")
+    @strawberry.field(
+        description="The latest emails with the client (up to 5), newest first: notices to "
+        "staff (kind NOTIFICATION) are left out here; all: Client.emails."
+    )
     async def latest_emails(self, info: Info) -> list[Email]:
         rows = await _loaders(info).emails_by_client.load(self.client_id)
-        return [Email.from_row(r) for r in rows[:LATEST_EMAILS]]
+        with_client = [r for r in rows if r.kind != EmailKind.NOTIFICATION.value]
+        return [Email.from_row(r) for r in with_client[:LATEST_EMAILS]]
 
 
 # Mutations --------------------------------------------------------------------------------

@@ -155,3 +155,35 @@ async def test_needs_attention_counts_overdue_tasks_requests_and_jobs_past_due(
         "total": 4,
     }
     assert [job["name"] for job in found["latestJobs"]] == ["On time", "Past due"]
+
+
+async def test_the_overview_shows_emails_with_the_client_not_notices_to_staff(api: Api) -> None:
+    client_id = await setup(api)
+    # The owner's comment notifies the team by email (kind NOTIFICATION).
+    await ok(api, COMMENT, {"input": {"clientId": client_id, "body": "Year end"}})
+    sent = await ok(
+        api,
+        """mutation($input: SendEmailInput!) { sendEmail(input: $input) { __typename } }""",
+        {
+            "input": {
+                "clientId": client_id,
+                "to": ["ada@acme.example"],
+                "subject": "Hi",
+                "body": ".",
+            }
+        },
+    )
+    assert sent["sendEmail"]["__typename"] == "SendEmailPayload"
+    data = await ok(
+        api,
+        """query($id: ID!) { client(id: $id) {
+          overview { latestEmails { kind subject } }
+          notices: emails(kind: [NOTIFICATION]) { totalCount }
+          all: emails { totalCount } } }""",
+        {"id": client_id},
+    )
+    client = data["client"]
+    assert client["overview"]["latestEmails"] == [{"kind": "MANUAL", "subject": "Hi"}]
+    notices = client["notices"]["totalCount"]
+    assert notices == 3  # agent-1, manager-1 and watcher-1, the team
+    assert client["all"]["totalCount"] == notices + 1
