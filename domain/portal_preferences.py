@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
-from uuid import UUID, NAMESPACE_URL, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from domain.base import ClientRelatedEvent, DossierAggregate, DossierCreated, DossierEvent
 from domain.errors import InvalidInput, RuleViolated

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from domain.contact import Contact
 from domain.portal_preferences import PortalPreferences, missing_fields, required_fields
-from projections.base import handles
+from projections.base import Projection, handles
 from projections.tables import (
     client_contacts,
     client_missing_fields,
@@ -63,8 +63,9 @@ def store_completeness(
     return not missing
 
 
-class PortalCompleteness:
-    """Handlers of the client profile projection for the firm's required fields."""
+class PortalCompleteness(Projection):
+    """Handlers of the client profile projection (its base) for the firm's required fields
+    and the contact's own details changed through the portal."""
 
     @handles(PortalPreferences.PreferencesCreated, PortalPreferences.PreferencesChanged)
     def portal_preferences_set(

@@ -58,9 +58,7 @@ class PortalPreferencesProjection(Projection):
         e: PortalPreferences.PreferencesCreated | PortalPreferences.PreferencesChanged,
         position: int,
     ) -> None:
-        conn.execute(
-            sa.delete(portal_preferences).where(portal_preferences.c.firm_id == e.firm_id)
-        )
+        conn.execute(sa.delete(portal_preferences).where(portal_preferences.c.firm_id == e.firm_id))
         conn.execute(
             sa.insert(portal_preferences).values(
                 firm_id=e.firm_id,
