@@ -104,7 +104,9 @@ class PortalAccessService(Commands):
             access = self._access(contact)
             token = access.invite(address, self.options.clock(), self.options.invitation_ttl)
             mail = self._invitation_email(contact, access, address, token)
-            return Change.of(contact, access, mail, contact_id=str(contact.id))
+            return Change.of(
+                contact, access, mail, contact_id=str(contact.id), email_id=str(mail.id)
+            )
 
         return self.uow.run("inviteContactToPortal", key, build)
 
@@ -117,7 +119,9 @@ class PortalAccessService(Commands):
             token = access.resend(self.options.clock(), self.options.invitation_ttl)
             assert access.email is not None
             mail = self._invitation_email(contact, access, access.email, token)
-            return Change.of(contact, access, mail, contact_id=str(contact.id))
+            return Change.of(
+                contact, access, mail, contact_id=str(contact.id), email_id=str(mail.id)
+            )
 
         return self.uow.run("resendPortalInvitation", key, build)
 
