@@ -164,6 +164,8 @@ class PortalAccessService(Commands):
             f"Hello {contact.first_name},\n\n"
             "You are invited to the client portal. Open this link to sign in:\n\n"
             f"{link}\n\n"
+            "Your sign-in code, if the link does not open:\n\n"
+            f"{token}\n\n"
             f"The link works once and expires in {days} day{'s' if days != 1 else ''}.\n"
         )
         return Email.queue(

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from infra.auth import TokenIssuer
+from infra.mail.message import OutgoingEmail, build_message
 from projections.portal_access import portal_sessions
 from tests.e2e.conftest import SECRET, Api
 
@@ -106,6 +107,21 @@ async def test_invite_accept_and_use_the_session(api: Api) -> None:
     assert email.subject == "Your invitation to the client portal"
     token = link_token(email)
     assert token not in str(invited)
+    # As written to ./var/mail (quoted-printable): the sign-in code stays one copyable line.
+    eml = build_message(
+        OutgoingEmail(
+            id=str(email.originator_id),
+            firm_id="firm-a",
+            kind=email.kind,
+            to=email.to,
+            subject=email.subject,
+            body=email.body,
+            message_id=email.message_id,
+            queued_at=email.timestamp,
+        ),
+        "dossier@example.test",
+    ).as_string()
+    assert f"\n{token}\n" in eml.replace("\r\n", "\n")
 
     accepted = await accept(api, token)
     assert accepted["__typename"] == "PortalSessionToken"
