@@ -4,17 +4,22 @@ expired, forged, replaced, revoked), revocation ending old sessions, and the pro
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 
+from domain.actor import Actor, ActorKind, acting_as
+from domain.values import ClientType
 from infra.auth import TokenIssuer
 from infra.mail.message import OutgoingEmail, build_message
 from projections.portal_access import portal_sessions
-from tests.e2e.conftest import SECRET, Api
+from tests.e2e.conftest import SECRET, Api, LiveServer
+from tests.e2e.test_live_support import refusal
 
 REGISTER = """mutation($name: String!) { registerClient(input: {name: $name, type: COMPANY}) {
   ... on ClientPayload { client { id } } } }"""
@@ -295,3 +300,29 @@ async def test_staff_mistakes_are_typed_errors_that_record_nothing(api: Api) -> 
     await invite(api, contact_id)
     twice = await api.gql(INVITE, {"input": {"contactId": contact_id, "email": "a@l.test"}})
     assert twice["data"]["inviteContactToPortal"]["rule"] == "PORTAL_ALREADY_INVITED"
+
+
+async def test_a_revoked_session_is_refused_on_websockets(live_server: LiveServer) -> None:
+    """A contact's live subscription: FORBIDDEN (what a contact may stream is the portal's
+    next step) while its access holds, UNAUTHENTICATED once revoked."""
+    container = live_server.app.state.container
+    service, portal = container.service, container.services.portal_access
+    owner = Actor(id="owner-1", kind=ActorKind.STAFF, name="Olive")
+    with acting_as(owner, "firm-a", "owner"):
+        client = UUID(
+            service.register_client(name="Acme", client_type=ClientType.COMPANY).ids["client_id"]
+        )
+        new = {"first_name": "Ada", "last_name": "L", "emails": ["ada@acme.test"]}
+        ada = UUID(service.link_contact(client, new_contact=new).ids["contact_id"])
+        invited = portal.invite(ada, email="ada@acme.test")
+        mail: Any = container.store.repository.get(UUID(invited.ids["email_id"]))
+    _done, session = await asyncio.to_thread(
+        portal.accept, mail.body.split("token=", 1)[1].split()[0]
+    )
+    code, reason = await refusal(live_server.url, payload={"token": session.token})
+    assert (code, reason) == (4403, "Forbidden: the client portal is not available yet")
+    with acting_as(owner, "firm-a", "owner"):
+        revoked = portal.revoke(ada)
+    container.wait_for(revoked.position)
+    code, reason = await refusal(live_server.url, payload={"token": session.token})
+    assert (code, reason) == (4401, "Unauthorized: the contact's portal access was revoked")
