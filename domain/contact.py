@@ -31,6 +31,20 @@ class Contact(DossierAggregate):
                 for e in aggregate.emails
             ]
 
+    class ContactDetailsChanged(DossierEvent):
+        """The contact changed its own details through the portal (on `client_id`'s page);
+        `changes` holds the new first_name, last_name, phone or emails."""
+
+        client_id: UUID
+        changes: dict[str, Any]
+
+        def about_client(self) -> UUID | None:
+            return self.client_id
+
+        def apply(self, aggregate: Any) -> None:
+            for key, value in self.changes.items():
+                setattr(aggregate, key, value)
+
     def __init__(
         self,
         firm_id: str,
@@ -89,3 +103,34 @@ class Contact(DossierAggregate):
         if bool(entry.get("portal_access")) == enabled:
             return
         self.trigger_event(self.ContactPortalAccessSet, email=entry["address"], enabled=enabled)
+
+    def change_details(
+        self,
+        client_id: UUID,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        phone: str | None = None,
+        clear_phone: bool = False,
+        emails: list[str] | None = None,
+    ) -> None:
+        """Change the contact's own details (as seen on `client_id`); emails kept (matched
+        case-insensitively) keep their settings, the first is primary. Nothing when unchanged."""
+        changes: dict[str, Any] = {}
+        if first_name is not None:
+            changes["first_name"] = required_text("input.firstName", first_name, PERSON_NAME_MAX)
+        if last_name is not None:
+            changes["last_name"] = required_text("input.lastName", last_name, PERSON_NAME_MAX)
+        if phone is not None or clear_phone:
+            changes["phone"] = clean_phone("input.phone", phone)
+        if emails is not None:
+            if not emails:
+                raise InvalidInput("input.emails", "a contact needs at least one email")
+            old = {str(e["address"]).lower(): e for e in self.emails}
+            changes["emails"] = [
+                {**old.get(e["address"].lower(), e), "address": e["address"], "primary": i == 0}
+                for i, e in enumerate(clean_emails("input.emails", emails))
+            ]
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if changes:
+            self.trigger_event(self.ContactDetailsChanged, client_id=client_id, changes=changes)

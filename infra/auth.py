@@ -167,6 +167,7 @@ class TokenIssuer:
             role=role,
             name=_optional_string(claims, "name"),
             contact_id=contact,
+            issued_at=_numeric_date(claims, "iat"),
         )
 
     def _check_lifetime(self, claims: dict[str, Any]) -> None:

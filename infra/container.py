@@ -25,6 +25,7 @@ from infra.services import (
     Services,
     ServiceSubscriptionsService,
 )
+from infra.services.portal_access import portal_options
 from infra.settings import Settings
 from projections.billing import invoices
 from projections.parked import parked_events
@@ -59,7 +60,9 @@ class Container:
             all_projections(),
             poll_interval=self.settings.poll_interval,
         )
-        self._services = Services.over(self._store, blob_store(self.settings, self._engine))
+        self._services = Services.over(
+            self._store, blob_store(self.settings, self._engine), portal_options(self.settings)
+        )
         self._live = ActivityFanout(
             self._engine, self.db, self._store.head, options=self.settings.live
         )

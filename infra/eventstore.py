@@ -22,6 +22,7 @@ from domain.notification import ClientCommenters, NotificationInbox
 from domain.numbering import NumberSequence
 from domain.organization import LinkedOrganization
 from domain.overview_seen import OverviewSeen
+from domain.portal_access import PortalAccess
 from domain.quote import Quote
 from domain.service_plan import ServiceSubscription
 from domain.staff import StaffMember
@@ -64,6 +65,7 @@ class EventStore(Application[UUID]):
         Task: SNAPSHOT_INTERVAL,
         Job: SNAPSHOT_INTERVAL,
         Pipeline: SNAPSHOT_INTERVAL,
+        PortalAccess: SNAPSHOT_INTERVAL,
     }
 
     def __init__(

@@ -11,6 +11,7 @@ from domain.client import Client
 from domain.job import Pipeline
 from domain.values import ClientType, StaffRole
 from infra.container import Container
+from infra.seed_portal import seed_portal_access
 from infra.services.documents import FileBytes, FileSource
 
 DEMO_FIRM = "demo-firm"
@@ -171,6 +172,7 @@ def seed_demo_firm(container: Container) -> int:
         position = seed_communications(container, client_ids) or position
         position = seed_requests_and_time(container, client_ids) or position
         position = seed_work(container, client_ids) or position
+        position = seed_portal_access(container, client_ids) or position
     position = seed_team_voices(container, client_ids) or position
     container.wait_for(position)
     return len(CLIENTS)

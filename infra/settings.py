@@ -193,6 +193,8 @@ class Settings:
     mail: MailOptions = field(default_factory=MailOptions)  # DOSSIER_SMTP_*, DOSSIER_MAIL_*
     blob_store: str = "directory"  # where document bytes live: directory or postgresql
     blob_dir: str = str(DEFAULT_VAR_DIR / "blobs")  # the directory store's root
+    public_url: str | None = None  # the server's public base URL (portal invitation links)
+    portal_invitation_ttl: int = 7 * 24 * 3600  # seconds a portal invitation link is valid
 
     @property
     def production(self) -> bool:
@@ -275,6 +277,13 @@ class Settings:
             mail=MailOptions.from_env(env),
             blob_store=_blob_store(get("BLOB_STORE") or defaults.blob_store),
             blob_dir=get("BLOB_DIR") or defaults.blob_dir,
+            public_url=get("PUBLIC_URL"),
+            portal_invitation_ttl=int(
+                _positive(
+                    "PORTAL_INVITATION_TTL",
+                    number("PORTAL_INVITATION_TTL", defaults.portal_invitation_ttl),
+                )
+            ),
         )
 
 

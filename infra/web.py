@@ -261,8 +261,9 @@ class DossierGraphQL(GraphQL[RequestContext, None]):
         known = state.get(STANDING_KEY)
         if identity.viewer is not None and known is not None and known[0] is identity.viewer:
             context.remember_standing(identity.viewer, known[1])
-        elif identity.viewer is not None and identity.viewer.is_staff:
-            # Read the staff records in a worker thread now, not on the event loop later.
+        elif identity.viewer is not None:
+            # Read the staff records (or a contact's portal session) in a worker thread now,
+            # not on the event loop later.
             await context.resolve_standing()
         return context
 

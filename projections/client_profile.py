@@ -9,15 +9,17 @@ import sqlalchemy as sa
 from domain.client import Client, ClientEvent
 from domain.contact import Contact
 from domain.staff import StaffMember
-from domain.values import details_complete
 from projections.base import Projection, handles
+from projections.portal_completeness import PortalCompleteness, store_completeness
 from projections.tables import (
     client_contacts,
     client_holds,
+    client_missing_fields,
     client_search,
     client_tags,
     clients,
     contacts,
+    portal_required,
     staff,
     team,
     team_history,
@@ -26,7 +28,7 @@ from projections.tables import (
 NAME_SOURCE = "name"
 
 
-class ClientProfileProjection(Projection):
+class ClientProfileProjection(PortalCompleteness, Projection):
     """Keeps rm_clients and the tables hanging off a client's profile."""
 
     name = "client_profile"
@@ -40,6 +42,8 @@ class ClientProfileProjection(Projection):
         team,
         team_history,
         client_search,
+        portal_required,
+        client_missing_fields,
     )
 
     @staticmethod
@@ -111,7 +115,18 @@ class ClientProfileProjection(Projection):
                 address=e.address,
                 custom_fields=e.custom_fields,
                 on_hold=False,
-                details_complete=details_complete(e.name, e.client_type, e.address),
+                details_complete=store_completeness(
+                    conn,
+                    client_id,
+                    e.firm_id,
+                    {
+                        "name": e.name,
+                        "client_type": e.client_type,
+                        "tags": e.tags,
+                        "address": e.address,
+                        "custom_fields": e.custom_fields,
+                    },
+                ),
                 created_at=e.timestamp,
                 updated_at=e.timestamp,
             )
@@ -125,16 +140,16 @@ class ClientProfileProjection(Projection):
     ) -> None:
         client_id = str(e.originator_id)
         row = conn.execute(
-            sa.select(clients.c.name, clients.c.client_type, clients.c.address).where(
-                clients.c.id == client_id
-            )
+            sa.select(
+                clients.c.name,
+                clients.c.client_type,
+                clients.c.tags,
+                clients.c.address,
+                clients.c.custom_fields,
+            ).where(clients.c.id == client_id)
         ).one()
         changes = e.changes
-        state = {
-            "name": changes.get("name", row.name),
-            "client_type": changes.get("client_type", row.client_type),
-            "address": changes.get("address", row.address),
-        }
+        state = {**row._asdict(), **changes}
         values: dict[str, Any] = {
             k: v
             for k, v in changes.items()
@@ -145,9 +160,7 @@ class ClientProfileProjection(Projection):
             self._set_search_terms(conn, client_id, e.firm_id, NAME_SOURCE, [changes["name"]])
         if "tags" in changes:
             self._replace_tags(conn, client_id, e.firm_id, changes["tags"])
-        values["details_complete"] = details_complete(
-            state["name"], state["client_type"], state["address"]
-        )
+        values["details_complete"] = store_completeness(conn, client_id, e.firm_id, state)
         self._touch(conn, e, **values)
 
     @handles(Contact.ContactCreated)

@@ -17,6 +17,8 @@ from projections.jobs import JobsProjection
 from projections.notifications import NotificationsProjection
 from projections.organizations import OrganizationsProjection
 from projections.overview import OverviewProjection
+from projections.portal_access import PortalAccessProjection
+from projections.portal_preferences import PortalPreferencesProjection
 from projections.quotes import QuotesProjection
 from projections.service_subscriptions import ServiceSubscriptionsProjection
 from projections.tasks import TasksProjection
@@ -43,4 +45,6 @@ def all_projections() -> list[Projection]:
         ClientRequestsProjection(),
         TimeEntriesProjection(),
         OverviewProjection(),
+        PortalPreferencesProjection(),
+        PortalAccessProjection(),
     ]

@@ -191,3 +191,51 @@ comments = sa.Table(
     sa.Column("position", sa.BigInteger, nullable=False),
     sa.Index("ix_rm_comments_client_position", "client_id", "position"),
 )
+
+# Portal preferences (projections/portal_preferences.py) ---------------------------------------
+
+portal_preferences = sa.Table(
+    "rm_portal_preferences",
+    metadata,
+    sa.Column("firm_id", FIRM, primary_key=True),
+    sa.Column("fields", sa.JSON, nullable=False),  # [{"field": key, "access": ...}] in order
+    sa.Column("require_approval", sa.Boolean, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.JSON, nullable=False),
+)
+
+pending_changes = sa.Table(
+    "rm_pending_changes",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("firm_id", FIRM, nullable=False),
+    sa.Column("client_id", ID, nullable=False),
+    sa.Column("contact_id", ID, nullable=False),
+    sa.Column("changes", sa.JSON, nullable=False),  # [{"field": key, "value": ...}] in order
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("proposed_at", UTCDateTime, nullable=False),
+    sa.Column("proposed_by", sa.JSON, nullable=False),
+    sa.Column("decided_at", UTCDateTime),
+    sa.Column("decided_by", sa.JSON),
+    sa.Column("reason", sa.Text),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    sa.Index("ix_rm_pending_changes_client_position", "client_id", "position"),
+)
+
+# Kept by the client profile projection (projections/portal_completeness.py): the fields each
+# firm requires, and what each client misses of them (Client.detailsComplete, missingFields).
+portal_required = sa.Table(
+    "rm_portal_required",
+    metadata,
+    sa.Column("firm_id", FIRM, primary_key=True),
+    sa.Column("required", sa.JSON, nullable=False),
+)
+
+client_missing_fields = sa.Table(
+    "rm_client_missing_fields",
+    metadata,
+    sa.Column("client_id", ID, primary_key=True),
+    sa.Column("firm_id", FIRM, nullable=False),
+    sa.Column("missing", sa.JSON, nullable=False),
+    sa.Index("ix_rm_client_missing_fields_firm", "firm_id"),
+)

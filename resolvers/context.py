@@ -18,6 +18,7 @@ from resolvers.commands import failure_of, local_id
 from resolvers.errors import forbidden, recorded_not_projected, unauthenticated, unavailable
 from resolvers.loaders import FeatureLoaders, Loaders
 from resolvers.pages import PageLoaders
+from resolvers.portal_access import session_refusal
 from resolvers.ports import Outcome, Ports
 from resolvers.staff_roles import Standing, standing
 from resolvers.viewer import Viewer
@@ -42,6 +43,8 @@ class RequestContext:
     _features: dict[type[Any], Any] = field(default_factory=dict, repr=False)
     # What the staff records said of `viewer` (the token's), and when (time.monotonic()).
     _standing: tuple[Viewer, Standing, float] | None = field(default=None, repr=False)
+    # Why the contact token's session is refused (None: valid), and when it was read.
+    _contact_session: tuple[Viewer, str | None, float] | None = field(default=None, repr=False)
 
     # Authorization ------------------------------------------------------------
 
@@ -52,6 +55,7 @@ class RequestContext:
         if self.viewer is None:
             raise unauthenticated(self.auth_error or "a valid bearer token is required")
         if not self.viewer.is_staff:
+            self.require_contact()  # a revoked contact's session is UNAUTHENTICATED
             raise forbidden("the client portal is not available yet")
         found = self._known_standing(self.viewer)
         if found is None:
@@ -60,6 +64,23 @@ class RequestContext:
         if found.viewer is None:
             raise forbidden(found.refusal or "you are not on this firm's staff")
         return found.viewer
+
+    def require_contact(self) -> Viewer:
+        """The authenticated contact, while its portal session is valid (resolvers.
+        portal_access: read once per request, like the staff standing): UNAUTHENTICATED without
+        a valid token or for a revoked session, FORBIDDEN for staff."""
+        viewer = self.viewer
+        if viewer is None:
+            raise unauthenticated(self.auth_error or "a valid bearer token is required")
+        if viewer.role != "contact":
+            raise forbidden("only a client's contact has a portal session")
+        known = self._contact_session
+        if known is None or known[0] is not viewer or time.monotonic() - known[2] > STANDING_TTL:
+            known = (viewer, session_refusal(self.ports.engine, viewer), time.monotonic())
+            self._contact_session = known
+        if known[1] is not None:
+            raise unauthenticated(known[1])
+        return viewer
 
     def _known_standing(self, viewer: Viewer) -> Standing | None:
         known = self._standing
@@ -79,6 +100,13 @@ class RequestContext:
         query the database on the event loop. A failure is left for `require_viewer` to meet
         inside a resolver, where a database outage becomes SERVICE_UNAVAILABLE."""
         viewer = self.viewer
+        if viewer is not None and viewer.role == "contact" and self._contact_session is None:
+            try:  # the contact's portal session, likewise
+                refusal = await anyio.to_thread.run_sync(session_refusal, self.ports.engine, viewer)
+            except Exception:
+                return
+            self._contact_session = (viewer, refusal, time.monotonic())
+            return
         if viewer is None or not viewer.is_staff or self._known_standing(viewer) is not None:
             return
         try:

@@ -36,6 +36,7 @@ NODE_TYPES = (
     "ClientRequest",
     "TimeEntry",
     "Timer",
+    "PendingChange",
 )
 
 

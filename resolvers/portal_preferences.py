@@ -21,7 +21,7 @@ from domain.errors import DomainError, NotFound
 from projections.tables import client_missing_fields, clients, pending_changes, portal_preferences
 from resolvers.commands import failure_of
 from resolvers.context import RequestContext
-from resolvers.errors import forbidden, unauthenticated
+from resolvers.errors import forbidden
 from resolvers.loaders import Loaders, Row
 from resolvers.ports import Outcome, Ports
 from resolvers.viewer import Viewer
@@ -84,10 +84,10 @@ class ContactOnly(BasePermission):
 
 
 def contact_viewer(context: RequestContext) -> Viewer:
-    viewer = context.viewer
-    if viewer is None:
-        raise unauthenticated(context.auth_error or "a valid bearer token is required")
-    if viewer.role != "contact" or not viewer.contact_id:
+    """The contact acting through the portal, while its session is valid (a revoked contact's
+    token is UNAUTHENTICATED: `RequestContext.require_contact`)."""
+    viewer = context.require_contact()
+    if not viewer.contact_id:
         raise forbidden("only a client's contact edits its details through the portal")
     return viewer
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain import access
 from domain.actor import Actor, ActorKind, display_name
@@ -18,6 +18,9 @@ class Viewer:
     name: str | None = None
     contact_id: str | None = None
     impersonated_by: str | None = None
+    issued_at: float | None = field(default=None, compare=False)
+    """The token's `iat` (seconds since the epoch): a contact's session issued before its
+    portal access was revoked is refused (resolvers.portal_access)."""
 
     @property
     def actor(self) -> Actor:

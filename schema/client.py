@@ -22,6 +22,7 @@ from schema.emails import EmailsClientFields, EmailsOverviewFields
 from schema.history import HistoryClientFields
 from schema.organizations import OrganizationsClientFields
 from schema.overview import AttentionOverviewFields
+from schema.portal_preferences import PortalPreferencesClientFields
 from schema.quotes import QuotesClientFields, QuotesOverviewFields
 from schema.service_subscriptions import ServiceSubscriptionsClientFields
 from schema.time_entries import TimeClientFields, TimeOverviewFields, TimeViewerFields
@@ -61,6 +62,7 @@ class Client(
     ClientRequestsClientFields,
     TimeClientFields,
     WorkClientFields,
+    PortalPreferencesClientFields,
 ):
     pass
 

@@ -24,6 +24,7 @@ from schema.documents import document_node
 from schema.emails import email_node
 from schema.notifications import notification_node
 from schema.organizations import ledger_alert_node, organization_node
+from schema.portal_preferences import pending_change_node
 from schema.quotes import quote_node
 from schema.service_subscriptions import subscription_node
 from schema.time_entries import time_entry_node, timer_node
@@ -96,6 +97,7 @@ NODE_LOADERS: dict[str, NodeLoader] = {
     "TaskComment": task_comment_node,
     "Job": job_node,
     "Pipeline": pipeline_node,
+    "PendingChange": pending_change_node,
 }
 """Every kind of global id `node(id:)` resolves, and how (as the viewer may see it)."""
 

@@ -33,6 +33,8 @@ from schema.mutation import Mutation
 from schema.notifications import NotificationsMutation, NotificationsQuery
 from schema.organizations import LedgerAlert, LinkedOrganization, OrganizationsMutation
 from schema.overview import OverviewMutation
+from schema.portal_access import PortalMutation, PortalQuery
+from schema.portal_preferences import PortalPreferencesMutation, PortalPreferencesQuery
 from schema.query import Query
 from schema.quotes import QuotesMutation
 from schema.service_subscriptions import ServiceSubscriptionsMutation
@@ -54,6 +56,8 @@ QUERY_PARTS: tuple[type, ...] = (
     AnalyticsQuery,
     NotificationsQuery,
     WorkQuery,
+    PortalQuery,
+    PortalPreferencesQuery,
 )
 MUTATION_PARTS: tuple[type, ...] = (
     Mutation,
@@ -69,6 +73,8 @@ MUTATION_PARTS: tuple[type, ...] = (
     TimeMutation,
     WorkMutation,
     OverviewMutation,
+    PortalMutation,
+    PortalPreferencesMutation,
 )
 SUBSCRIPTION_PARTS: tuple[type, ...] = (Subscription,)
 # Types reachable only through an interface or a union member list.

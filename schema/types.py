@@ -22,6 +22,7 @@ from schema.common import (
     StaffRole,
     connection_of,
 )
+from schema.portal_status import ContactPortal, contact_portal
 
 if TYPE_CHECKING:
     from schema.client import Client, ClientOverview
@@ -141,6 +142,10 @@ class Contact(Node):
     async def clients(self, info: Info) -> list[ClientRef]:
         rows = await info.context.loaders.contact_clients.load(self.local_id)
         return [ClientCore.from_row(r) for r in rows]
+
+    @strawberry.field(description="The contact's client portal access: status, last login.")
+    async def portal(self, info: Info) -> ContactPortal:
+        return await contact_portal(info, self.local_id)
 
 
 @strawberry.type(

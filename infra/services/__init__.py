@@ -21,6 +21,8 @@ from infra.services.jobs import JobsService
 from infra.services.notifications import NotificationsService
 from infra.services.organizations import OrganizationsService
 from infra.services.overview import OverviewService
+from infra.services.portal_access import PortalAccessService, PortalOptions
+from infra.services.portal_preferences import PortalPreferencesService
 from infra.services.quotes import QuotesService
 from infra.services.subscriptions import ServiceSubscriptionsService
 from infra.services.tasks import TasksService
@@ -65,9 +67,16 @@ class Services:
     time_entries: TimeEntriesService
     tasks: TasksService
     jobs: JobsService
+    portal_preferences: PortalPreferencesService
+    portal_access: PortalAccessService
 
     @classmethod
-    def over(cls, store: EventStore, blobs: BlobStore | None = None) -> Services:
+    def over(
+        cls,
+        store: EventStore,
+        blobs: BlobStore | None = None,
+        portal: PortalOptions | None = None,
+    ) -> Services:
         uow = UnitOfWork(store)
         billing = BillingService(uow)
         return cls(
@@ -86,4 +95,6 @@ class Services:
             time_entries=TimeEntriesService(uow),
             tasks=TasksService(uow),
             jobs=JobsService(uow),
+            portal_preferences=PortalPreferencesService(uow),
+            portal_access=PortalAccessService(uow, portal),
         )

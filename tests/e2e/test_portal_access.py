@@ -244,10 +244,18 @@ async def test_revoking_ends_sessions_at_their_next_request(api: Api) -> None:
         {"address": "ada@acme.test", "portalAccess": False},
         {"address": "a@l.test", "portalAccess": False},
     ]
-    for query in (SESSION, "{ viewer { userId } }"):
-        refused = await api.gql(query, token=old)
+    edit_own = """mutation($input: UpdateMyContactDetailsInput!) {
+      updateMyContactDetails(input: $input) { __typename } }"""
+    for query, variables in (
+        (SESSION, None),
+        ("{ viewer { userId } }", None),
+        (edit_own, {"input": {"clientId": client_id, "firstName": "Eve"}}),
+    ):
+        before = api.event_count()
+        refused = await api.gql(query, variables, token=old)
         assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", refused
         assert refused["errors"][0]["message"] == "the contact's portal access was revoked"
+        assert api.event_count() == before
 
     # Invited and accepted again: the new session works, the one from before still does not.
     again = await invite(api, contact_id)

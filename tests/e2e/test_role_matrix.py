@@ -53,7 +53,7 @@ from infra.auth import TokenIssuer
 from infra.container import Container
 from infra.services.documents import FileBytes
 from infra.web import create_app
-from resolvers.ids import to_global_id
+from resolvers.ids import to_global_id, uuid_of
 from resolvers.organizations import alert_global_id
 from schema.schema import sdl
 from tests.conftest import POSTGRES_URL, require_postgres
@@ -194,6 +194,19 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "Mutation.markTimeEntriesBilled": CHANGE,
     "Mutation.startTimer": CHANGE,
     "Mutation.stopTimer": (Y, Y, Y, Y, Y, F, F, F, Y, U),  # one's own timer, in one's firm
+    "Query.portalPreferences": (Y, Y, Y, Y, Y, Y, F, F, Y, U),  # the firm's, for all staff
+    "Mutation.setPortalPreferences": FIRM_ADMIN,
+    "Mutation.approvePendingChange": CHANGE,
+    "Mutation.rejectPendingChange": CHANGE,
+    # Contacts only, on a client they are linked to (the matrix's contact is not linked to
+    # the targets made for each call).
+    "Query.portalSession": (F, F, F, F, F, F, F, H, F, U),  # contacts only
+    "Mutation.inviteContactToPortal": CHANGE,
+    "Mutation.resendPortalInvitation": CHANGE,
+    "Mutation.revokePortalAccess": CHANGE,
+    "Mutation.acceptPortalInvitation": (Y, Y, Y, Y, Y, Y, Y, Y, Y, Y),  # the token is the key
+    "Mutation.updateMyClientDetails": (F, F, F, F, F, F, F, NF, F, U),
+    "Mutation.updateMyContactDetails": (F, F, F, F, F, F, F, NF, F, U),
     "Subscription.activity": READ,
 }
 
@@ -446,6 +459,27 @@ class World:
                     lambda: requests.open_client_request(client_id, title="Matrix", message="Hi")
                 )
                 extra["request"] = to_global_id("ClientRequest", opened.ids["client_request_id"])
+        if needs == "invitation":
+            email = f"dee-{next(self.names)}@client.example"
+            new_contact = {"first_name": "Dee", "last_name": "Invited", "emails": [email]}
+            dee = self._act(lambda: c.service.link_contact(client_id, new_contact=new_contact))
+            dee_id = UUID(dee.ids["contact_id"])
+            portal = c.services.portal_access
+            invited = self._act(lambda: portal.invite(dee_id, email=email))
+            with acting_as(OWNER, FIRM, "owner"):
+                mail: Any = c.store.repository.get(UUID(invited.ids["email_id"]))
+            extra["invited_contact"] = to_global_id("Contact", dee_id)
+            extra["invitation_token"] = mail.body.split("token=", 1)[1].split()[0]
+        if needs == "pending change":
+            prefs = c.services.portal_preferences
+            self._act(lambda: prefs.set_portal_preferences([("address.city", "EDITABLE")], True))
+            ada = uuid_of(contacts[0], "Contact")
+            assert ada is not None
+            as_ada = Actor(id=str(ada), kind=ActorKind.CONTACT, name="Ada Example")
+            with acting_as(as_ada, FIRM, "contact"):
+                asked = prefs.propose_client_edit(client_id, ada, [("address.city", "Matrix")])
+            self.last = max(getattr(self, "last", 0), asked.position or 0)
+            extra["pending_change"] = to_global_id("PendingChange", asked.ids["pending_change_id"])
         if needs in ("time entry", "billable time"):
             logged = self._act(
                 lambda: c.services.time_entries.log_time(client_id, worked_on=on, minutes=30)
@@ -796,6 +830,45 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     "startTimer": Mutation("StartTimerInput", "no timers", on_client(note="Matrix")),
     "stopTimer": Mutation("StopTimerInput", "timers", lambda _t, _u: {"minutes": 5}),
+    "setPortalPreferences": Mutation(
+        "SetPortalPreferencesInput",
+        None,
+        lambda _t, _u: {
+            "fields": [{"field": "address.city", "access": "EDITABLE"}],
+            "requireApproval": True,
+        },
+    ),
+    "approvePendingChange": Mutation(
+        "PendingChangeInput", "pending change", on("pending_change", "changeId")
+    ),
+    "rejectPendingChange": Mutation(
+        "RejectPendingChangeInput", "pending change", on("pending_change", "changeId")
+    ),
+    "inviteContactToPortal": Mutation(
+        "InviteContactToPortalInput",
+        "portal",
+        lambda t, _u: {
+            "contactId": t.extra["portal_contact"] if t else "",
+            "email": t.extra["portal_email"] if t else "",
+        },
+    ),
+    "resendPortalInvitation": Mutation(
+        "PortalContactInput", "invitation", on("invited_contact", "contactId")
+    ),
+    "revokePortalAccess": Mutation(
+        "PortalContactInput", "invitation", on("invited_contact", "contactId")
+    ),
+    "acceptPortalInvitation": Mutation(
+        "AcceptPortalInvitationInput", "invitation", on("invitation_token", "token")
+    ),
+    "updateMyClientDetails": Mutation(
+        "UpdateMyClientDetailsInput",
+        "",
+        on_client(changes=[{"field": "address.city", "value": "Matrix"}]),
+    ),
+    "updateMyContactDetails": Mutation(
+        "UpdateMyContactDetailsInput", "", on_client(firstName="Matrix")
+    ),
     "sendEmail": Mutation(
         "SendEmailInput", "", on_client(to=["jane@client.example"], subject="Hi", body="Hello")
     ),
@@ -865,6 +938,15 @@ READS: dict[str, Read] = {
     "pipelines": Read(
         "{ pipelines { name } }",
         lambda d, _s: "Matrix pipeline" in [p["name"] for p in d["pipelines"]],
+    ),
+    # The matrix contact's claim is a global id, which names no contact of the firm: null.
+    "portalSession": Read(
+        "{ portalSession { contact { id } clientIds } }",
+        lambda d, _s: d["portalSession"] is not None,
+    ),
+    "portalPreferences": Read(
+        "{ portalPreferences { requireApproval requiredFields } }",
+        lambda d, _s: isinstance(d["portalPreferences"]["requireApproval"], bool),
     ),
     "activityCounts": Read(
         "query($id: ID!, $since: DateTime!) { activityCounts(since: $since, clientId: $id)"
