@@ -23,6 +23,7 @@ from domain.numbering import NumberSequence
 from domain.organization import LinkedOrganization
 from domain.overview_seen import OverviewSeen
 from domain.portal_access import PortalAccess
+from domain.portal_preferences import PendingClientChange, PortalPreferences
 from domain.quote import Quote
 from domain.service_plan import ServiceSubscription
 from domain.staff import StaffMember
@@ -66,6 +67,8 @@ class EventStore(Application[UUID]):
         Job: SNAPSHOT_INTERVAL,
         Pipeline: SNAPSHOT_INTERVAL,
         PortalAccess: SNAPSHOT_INTERVAL,
+        PortalPreferences: SNAPSHOT_INTERVAL,
+        PendingClientChange: SNAPSHOT_INTERVAL,
     }
 
     def __init__(
