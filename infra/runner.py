@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from infra.database import writer
 from infra.db_errors import is_connectivity, is_transient
 from infra.eventstore import EventStore
+from infra.supervised import Supervised
 from projections.base import Projection
 from projections.parked import (
     ParkedEvent,
@@ -125,13 +126,16 @@ class Backoff:
         self.failures = 0
 
 
-class ProjectionRunner:
+class ProjectionRunner(Supervised):
     """Applies new events to every projection, in a supervised background thread or on demand.
 
     An event a projection cannot apply is parked for that projection (see projections.parked)
     and the runner goes on; transient database errors are retried with capped backoff and never
     end the runner; if its thread dies anyway, a supervisor starts a new one.
     """
+
+    thread_name = "projections"
+    restart_event = "projection_runner_restarted"
 
     def __init__(
         self,
@@ -148,17 +152,12 @@ class ProjectionRunner:
         self.projections = list(projections)
         self.poll_interval = poll_interval
         self.batch_size = batch_size
-        self.supervise_interval = supervise_interval
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
+        super().__init__(supervise_interval)
         self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._supervisor: threading.Thread | None = None
         self._step_lock = threading.Lock()
         self.error: BaseException | None = None
         """The last failure of the background thread, None once a step succeeds again."""
         self.failing_since: float | None = None
-        self.restarts = 0
         self.last_progress = time.monotonic()
         self._stuck_at = (0, 0)  # (batch start, failures in a row)
         self.batch_observers: list[Callable[[str, float, int], None]] = []
@@ -173,47 +172,10 @@ class ProjectionRunner:
     def names(self) -> list[str]:
         return [p.name for p in self.projections]
 
-    def start(self) -> None:
-        self._stopping.clear()
-        self._start_worker()
-        self._supervisor = threading.Thread(
-            target=self._supervise, name="projections-supervisor", daemon=True
-        )
-        self._supervisor.start()
-
-    def _start_worker(self) -> None:
-        self._thread = threading.Thread(target=self.run_forever, name="projections", daemon=True)
-        self._thread.start()
-
-    def _supervise(self) -> None:
-        while not self._stopping.wait(self.supervise_interval):
-            thread = self._thread
-            if thread is not None and not thread.is_alive() and not self._stopping.is_set():
-                self.restarts += 1
-                log.error("projection_runner_restarted", restarts=self.restarts)
-                self._start_worker()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        for thread in (self._supervisor, self._thread):
-            if thread is not None:
-                thread.join(timeout)
-        self._thread = self._supervisor = None
-
-    @property
-    def running(self) -> bool:
-        """True when this process runs the projections in a background thread."""
-        return self._supervisor is not None
-
     @property
     def alive(self) -> bool:
         """The background thread is running and its last step did not fail."""
-        thread = self._thread
-        return thread is not None and thread.is_alive() and self.error is None
-
-    def wake(self, _position: int | None = None) -> None:
-        self._wake.set()
+        return self.thread_alive and self.error is None
 
     def run_forever(self) -> None:
         """Step until stopped; failures are logged and retried with backoff, never fatal."""

@@ -48,6 +48,7 @@ from infra.runner import Backoff
 from infra.services.emails import EmailsService
 from infra.services.unit_of_work import Outcome
 from infra.settings import MailOptions
+from infra.supervised import Supervised
 
 log = structlog.get_logger(__name__)
 
@@ -80,8 +81,12 @@ class RoundReport:
         return len(self.sent) + len(self.recovered) + len(self.retrying) + len(self.failed)
 
 
-class DeliveryWorker:
+class DeliveryWorker(Supervised):
     """Delivers the outbox, in a supervised background thread or one round at a time."""
+
+    thread_name = "mail"
+    restart_event = "mail_worker_restarted"
+    stop_timeout = 30.0
 
     def __init__(
         self,
@@ -101,58 +106,23 @@ class DeliveryWorker:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self.sender = envelope_sender(options.mail_from)
-        self.supervise_interval = supervise_interval
+        super().__init__(supervise_interval)
         self.after_accept: Callable[[str], None] | None = None
         """Called with the email id right after `accepted_at` is written and before EmailSent
         is recorded (a seam for the crash test)."""
         self.error: BaseException | None = None
-        self.restarts = 0
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._supervisor: threading.Thread | None = None
         self._lock = threading.Lock()
         ensure_tables(engine)
 
     # Lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._stopping.clear()
-        self._start_thread()
-        self._supervisor = threading.Thread(
-            target=self._supervise, name="mail-supervisor", daemon=True
-        )
-        self._supervisor.start()
+        super().start()
         log.info("mail_worker_started", transport=self.transport.name, owner=self.owner)
-
-    def _start_thread(self) -> None:
-        self._thread = threading.Thread(target=self.run_forever, name="mail", daemon=True)
-        self._thread.start()
-
-    def _supervise(self) -> None:
-        while not self._stopping.wait(self.supervise_interval):
-            thread = self._thread
-            if thread is not None and not thread.is_alive() and not self._stopping.is_set():
-                self.restarts += 1
-                log.error("mail_worker_restarted", restarts=self.restarts)
-                self._start_thread()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        for thread in (self._supervisor, self._thread):
-            if thread is not None:
-                thread.join(timeout)
-        self._thread = self._supervisor = None
 
     @property
     def alive(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    def wake(self, _position: int | None = None) -> None:
-        """Look at the outbox now (e.g. right after new events were projected)."""
-        self._wake.set()
+        return self.thread_alive
 
     def run_forever(self) -> None:
         """Rounds until stopped; failures are logged and retried with capped backoff."""
